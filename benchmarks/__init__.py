@@ -1,0 +1,1 @@
+"""STIC benchmarks package."""

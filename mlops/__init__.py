@@ -1,0 +1,1 @@
+"""STIC mlops package."""

@@ -1,0 +1,1 @@
+"""STIC services.iam package."""
