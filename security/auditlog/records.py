@@ -1,0 +1,122 @@
+"""What goes into the audit log: :class:`AuditRecord`, and the leaf document built from it.
+
+A leaf's entry is the canonical JSON of
+``{"v": 1, "index": i, "integrated_at": t, "event": {...}}``. The sequencer puts the leaf index
+inside the hashed bytes, so moving a row to another index (reordering, insertion, deletion with
+renumbering) breaks that row's own hash check instead of only the tree root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from security.auditlog.canonical import canonical_json
+from services.kernel.audit import AuditEvent
+from services.kernel.db import utcnow
+
+ENTRY_VERSION = 1
+
+KNOWN_CATEGORIES = frozenset(
+    {"request", "resource_request", "model_download", "data_access", "tool_call", "kms", "security"}
+)
+"""Categories the platform emits; 6.4.4 b) names resource requests, model downloads and data access,
+6.4.2 c) external tool / plug-in calls."""
+
+Decision = Literal["allow", "deny", "review"]
+DECISIONS: frozenset[str] = frozenset({"allow", "deny", "review"})
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One auditable fact, before it is sequenced into the log.
+
+    ``details`` must be canonical-JSON-able (no floats) and must not contain secrets.
+    ``tool``/``decision`` are set only for ``category="tool_call"`` and are projected into
+    indexed columns for queries.
+    """
+
+    category: str
+    action: str
+    service: str
+    resource: str = ""
+    result: int | None = None
+    tenant_id: str | None = None
+    principal_id: str | None = None
+    request_id: str | None = None
+    time: datetime = field(default_factory=utcnow)
+    details: dict[str, Any] = field(default_factory=dict)
+    tool: str | None = None
+    decision: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _CATEGORY.match(self.category):
+            raise ValueError(f"audit category {self.category!r} must match {_CATEGORY.pattern}")
+        if not self.action or len(self.action) > 200:
+            raise ValueError("audit action must be 1..200 characters")
+        if not self.service or len(self.service) > 64:
+            raise ValueError("audit service must be 1..64 characters")
+        if self.time.tzinfo is None:
+            raise ValueError("audit record time must be timezone-aware")
+        if (self.category == "tool_call") != (self.tool is not None):
+            raise ValueError("tool is required for category 'tool_call' and only allowed there")
+        if self.tool is not None and self.decision not in DECISIONS:
+            raise ValueError(f"tool-call decision must be one of {sorted(DECISIONS)}, got {self.decision!r}")
+        if self.tool is None and self.decision is not None:
+            raise ValueError("decision is only allowed on tool calls")
+        canonical_json(self.details)
+
+    @classmethod
+    def from_event(cls, event: AuditEvent) -> AuditRecord:
+        """Map a kernel :class:`AuditEvent`; ``extra["category"]`` overrides the default ``request``."""
+        details = dict(event.extra)
+        category = str(details.pop("category", "request"))
+        return cls(
+            category=category,
+            action=event.action,
+            service=event.service,
+            resource=event.resource,
+            result=event.result,
+            tenant_id=event.tenant_id,
+            principal_id=event.principal_id,
+            request_id=event.request_id,
+            time=event.time,
+            details=details,
+        )
+
+    def event_document(self) -> dict[str, Any]:
+        """The ``event`` object stored (and hashed) in the leaf."""
+        document: dict[str, Any] = {
+            "category": self.category,
+            "action": self.action,
+            "service": self.service,
+            "resource": self.resource,
+            "result": self.result,
+            "tenant_id": self.tenant_id,
+            "principal_id": self.principal_id,
+            "request_id": self.request_id,
+            "time": self.time.isoformat(),
+            "details": self.details,
+        }
+        if self.tool is not None:
+            document["tool"] = self.tool
+            document["decision"] = self.decision
+        return document
+
+
+def leaf_document(*, index: int, integrated_at: datetime, record: AuditRecord) -> dict[str, Any]:
+    """The whole leaf document for ``record`` sequenced at ``index``."""
+    return {
+        "v": ENTRY_VERSION,
+        "index": index,
+        "integrated_at": integrated_at.isoformat(),
+        "event": record.event_document(),
+    }
+
+
+def leaf_entry(*, index: int, integrated_at: datetime, record: AuditRecord) -> bytes:
+    """Canonical JSON bytes of :func:`leaf_document` (the bytes that are leaf-hashed)."""
+    return canonical_json(leaf_document(index=index, integrated_at=integrated_at, record=record))

@@ -1,0 +1,141 @@
+"""The platform's ASGI middleware: request ids, body-size limit, metrics and the audit hook.
+
+Pure ASGI (no ``BaseHTTPMiddleware``) so streaming responses pass through untouched. Route
+templates, not raw paths, label metrics and audit actions so cardinality stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kernel.audit import MUTATING_METHODS, AuditEvent, AuditSink
+from services.kernel.errors import error_body
+from services.kernel.logging import request_id_var
+from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "unmatched"
+    return f"{scope.get('root_path', '')}{path}"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class PlatformMiddleware:
+    """Wraps one service app; ``service`` names it in metrics and audit events."""
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, audit_sink: AuditSink | None) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self.audit_sink = audit_sink
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = request_id[:64]
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+        try:
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._reject_too_large(send, request_id, int(declared))
+                status_holder["status"] = 413
+                return
+            await self.app(scope, self._limited(receive), self._tagging(send, request_id, status_holder))
+        except _BodyTooLarge:
+            await self._reject_too_large(send, request_id, None)
+            status_holder["status"] = 413
+        finally:
+            request_id_var.reset(token)
+            await self._observe(scope, status_holder["status"], started, request_id)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        return limited_receive
+
+    @staticmethod
+    def _tagging(send: Send, request_id: str, status_holder: dict[str, int]) -> Send:
+        async def tagging_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return tagging_send
+
+    async def _reject_too_large(self, send: Send, request_id: str, declared: int | None) -> None:
+        body = error_body(
+            "payload_too_large",
+            f"request body exceeds the limit of {self.max_body_bytes} bytes",
+            {"limit_bytes": self.max_body_bytes, "declared_bytes": declared},
+            request_id,
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        method = scope["method"]
+        route = _route_template(scope)
+        HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+        if self.audit_sink is not None and method in MUTATING_METHODS:
+            state: dict[str, Any] = scope.get("state", {})
+            principal = state.get("principal")
+            await self.audit_sink.record(
+                AuditEvent(
+                    action=f"{method} {route}",
+                    resource=f"{scope.get('root_path', '')}{scope['path']}",
+                    result=status,
+                    principal_id=getattr(principal, "id", None),
+                    tenant_id=getattr(principal, "tenant_id", None),
+                    request_id=request_id,
+                    service=self.service,
+                )
+            )
