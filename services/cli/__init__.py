@@ -1,1 +1,1 @@
-"""STIC services.cli package."""
+"""The ``stic`` command line."""

@@ -41,7 +41,9 @@ async def whoami(principal: CurrentPrincipal) -> schemas.WhoAmI:
 
 
 @router.post("/tenants", response_model=schemas.TenantOut, status_code=status.HTTP_201_CREATED)
-async def create_tenant(body: schemas.TenantCreate, session: SessionDep, principal: CurrentPrincipal) -> object:
+async def create_tenant(
+    body: schemas.TenantCreate, session: SessionDep, principal: CurrentPrincipal
+) -> object:
     return await service.create_tenant(session=session, principal=principal, tenant_in=body)
 
 
@@ -60,7 +62,9 @@ async def get_tenant(tenant_id: TenantId, session: SessionDep, principal: Curren
 async def update_tenant(
     tenant_id: TenantId, body: schemas.TenantUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await service.update_tenant(session=session, principal=principal, tenant_id=tenant_id, tenant_in=body)
+    return await service.update_tenant(
+        session=session, principal=principal, tenant_id=tenant_id, tenant_in=body
+    )
 
 
 @router.delete("/tenants/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -72,7 +76,9 @@ async def delete_tenant(tenant_id: TenantId, session: SessionDep, principal: Cur
 
 
 @router.post(
-    "/tenants/{tenant_id}/departments", response_model=schemas.DepartmentOut, status_code=status.HTTP_201_CREATED
+    "/tenants/{tenant_id}/departments",
+    response_model=schemas.DepartmentOut,
+    status_code=status.HTTP_201_CREATED,
 )
 async def create_department(
     tenant_id: TenantId, body: schemas.DepartmentCreate, session: SessionDep, principal: CurrentPrincipal
@@ -86,7 +92,9 @@ async def create_department(
 async def list_departments(
     tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> object:
-    items, total = await service.list_departments(session=session, principal=principal, tenant_id=tenant_id, page=page)
+    items, total = await service.list_departments(
+        session=session, principal=principal, tenant_id=tenant_id, page=page
+    )
     return page_of(items, total, page)
 
 
@@ -108,7 +116,11 @@ async def update_department(
     principal: CurrentPrincipal,
 ) -> object:
     return await service.update_department(
-        session=session, principal=principal, tenant_id=tenant_id, department_id=department_id, department_in=body
+        session=session,
+        principal=principal,
+        tenant_id=tenant_id,
+        department_id=department_id,
+        department_in=body,
     )
 
 
@@ -124,11 +136,15 @@ async def delete_department(
 # --- projects ---
 
 
-@router.post("/tenants/{tenant_id}/projects", response_model=schemas.ProjectOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tenants/{tenant_id}/projects", response_model=schemas.ProjectOut, status_code=status.HTTP_201_CREATED
+)
 async def create_project(
     tenant_id: TenantId, body: schemas.ProjectCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await service.create_project(session=session, principal=principal, tenant_id=tenant_id, project_in=body)
+    return await service.create_project(
+        session=session, principal=principal, tenant_id=tenant_id, project_in=body
+    )
 
 
 @router.get("/tenants/{tenant_id}/projects", response_model=Page[schemas.ProjectOut])
@@ -149,7 +165,9 @@ async def list_projects(
 async def get_project(
     tenant_id: TenantId, project_id: ProjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await service.get_project(session=session, principal=principal, tenant_id=tenant_id, project_id=project_id)
+    return await service.get_project(
+        session=session, principal=principal, tenant_id=tenant_id, project_id=project_id
+    )
 
 
 @router.patch("/tenants/{tenant_id}/projects/{project_id}", response_model=schemas.ProjectOut)
@@ -169,13 +187,17 @@ async def update_project(
 async def delete_project(
     tenant_id: TenantId, project_id: ProjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> None:
-    await service.delete_project(session=session, principal=principal, tenant_id=tenant_id, project_id=project_id)
+    await service.delete_project(
+        session=session, principal=principal, tenant_id=tenant_id, project_id=project_id
+    )
 
 
 # --- users ---
 
 
-@router.post("/tenants/{tenant_id}/users", response_model=schemas.UserOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tenants/{tenant_id}/users", response_model=schemas.UserOut, status_code=status.HTTP_201_CREATED
+)
 async def create_user(
     tenant_id: TenantId, body: schemas.UserCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
@@ -183,19 +205,29 @@ async def create_user(
 
 
 @router.get("/tenants/{tenant_id}/users", response_model=Page[schemas.UserOut])
-async def list_users(tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep) -> object:
-    items, total = await service.list_users(session=session, principal=principal, tenant_id=tenant_id, page=page)
+async def list_users(
+    tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> object:
+    items, total = await service.list_users(
+        session=session, principal=principal, tenant_id=tenant_id, page=page
+    )
     return page_of(items, total, page)
 
 
 @router.get("/tenants/{tenant_id}/users/{user_id}", response_model=schemas.UserOut)
-async def get_user(tenant_id: TenantId, user_id: UserId, session: SessionDep, principal: CurrentPrincipal) -> object:
+async def get_user(
+    tenant_id: TenantId, user_id: UserId, session: SessionDep, principal: CurrentPrincipal
+) -> object:
     return await service.get_user(session=session, principal=principal, tenant_id=tenant_id, user_id=user_id)
 
 
 @router.patch("/tenants/{tenant_id}/users/{user_id}", response_model=schemas.UserOut)
 async def update_user(
-    tenant_id: TenantId, user_id: UserId, body: schemas.UserUpdate, session: SessionDep, principal: CurrentPrincipal
+    tenant_id: TenantId,
+    user_id: UserId,
+    body: schemas.UserUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> object:
     return await service.update_user(
         session=session, principal=principal, tenant_id=tenant_id, user_id=user_id, user_in=body
@@ -203,7 +235,9 @@ async def update_user(
 
 
 @router.delete("/tenants/{tenant_id}/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(tenant_id: TenantId, user_id: UserId, session: SessionDep, principal: CurrentPrincipal) -> None:
+async def delete_user(
+    tenant_id: TenantId, user_id: UserId, session: SessionDep, principal: CurrentPrincipal
+) -> None:
     await service.delete_user(session=session, principal=principal, tenant_id=tenant_id, user_id=user_id)
 
 
@@ -271,8 +305,12 @@ async def create_api_key(
 
 
 @router.get("/tenants/{tenant_id}/api-keys", response_model=Page[schemas.ApiKeyOut])
-async def list_api_keys(tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep) -> object:
-    items, total = await service.list_api_keys(session=session, principal=principal, tenant_id=tenant_id, page=page)
+async def list_api_keys(
+    tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> object:
+    items, total = await service.list_api_keys(
+        session=session, principal=principal, tenant_id=tenant_id, page=page
+    )
     return page_of(items, total, page)
 
 
@@ -280,14 +318,18 @@ async def list_api_keys(tenant_id: TenantId, session: SessionDep, principal: Cur
 async def revoke_api_key(
     tenant_id: TenantId, key_id: KeyId, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await service.revoke_api_key(session=session, principal=principal, tenant_id=tenant_id, key_id=key_id)
+    return await service.revoke_api_key(
+        session=session, principal=principal, tenant_id=tenant_id, key_id=key_id
+    )
 
 
 # --- role bindings ---
 
 
 @router.post(
-    "/tenants/{tenant_id}/role-bindings", response_model=schemas.RoleBindingOut, status_code=status.HTTP_201_CREATED
+    "/tenants/{tenant_id}/role-bindings",
+    response_model=schemas.RoleBindingOut,
+    status_code=status.HTTP_201_CREATED,
 )
 async def create_role_binding(
     tenant_id: TenantId, body: schemas.RoleBindingCreate, session: SessionDep, principal: CurrentPrincipal
@@ -315,4 +357,6 @@ async def list_role_bindings(
 async def delete_role_binding(
     tenant_id: TenantId, binding_id: BindingId, session: SessionDep, principal: CurrentPrincipal
 ) -> None:
-    await service.delete_role_binding(session=session, principal=principal, tenant_id=tenant_id, binding_id=binding_id)
+    await service.delete_role_binding(
+        session=session, principal=principal, tenant_id=tenant_id, binding_id=binding_id
+    )

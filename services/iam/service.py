@@ -43,7 +43,9 @@ async def _flush_unique(session: AsyncSession, what: str) -> None:
 # --- tenants -------------------------------------------------------------------------------
 
 
-async def create_tenant(*, session: AsyncSession, principal: Principal, tenant_in: schemas.TenantCreate) -> Tenant:
+async def create_tenant(
+    *, session: AsyncSession, principal: Principal, tenant_in: schemas.TenantCreate
+) -> Tenant:
     """Create a tenant (platform administrators only); names are unique."""
     if not principal.is_platform_admin:
         raise Forbidden("only platform administrators can create tenants", detail={"permission": "*"})
@@ -53,7 +55,9 @@ async def create_tenant(*, session: AsyncSession, principal: Principal, tenant_i
     return tenant
 
 
-async def list_tenants(*, session: AsyncSession, principal: Principal, page: PageParams) -> tuple[list[Tenant], int]:
+async def list_tenants(
+    *, session: AsyncSession, principal: Principal, page: PageParams
+) -> tuple[list[Tenant], int]:
     """All tenants for platform administrators; the caller's own tenant otherwise."""
     query = select(Tenant).order_by(Tenant.created_at, Tenant.id)
     if not principal.is_platform_admin:
@@ -119,7 +123,9 @@ async def get_department(
 ) -> Department:
     """One department of the tenant."""
     principal.require("iam:read", tenant_id=tenant_id, resource=("department", department_id))
-    return await get_scoped(session, Department, tenant_id=tenant_id, resource_id=department_id, kind="department")
+    return await get_scoped(
+        session, Department, tenant_id=tenant_id, resource_id=department_id, kind="department"
+    )
 
 
 async def list_departments(
@@ -147,14 +153,18 @@ async def update_department(
     return department
 
 
-async def delete_department(*, session: AsyncSession, principal: Principal, tenant_id: str, department_id: str) -> None:
+async def delete_department(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, department_id: str
+) -> None:
     """Delete an empty department (its projects must be deleted first)."""
     department = await get_department(
         session=session, principal=principal, tenant_id=tenant_id, department_id=department_id
     )
     principal.require("iam:write", tenant_id=tenant_id)
     has_projects = (
-        await session.execute(scoped(Project, tenant_id).where(Project.department_id == department_id).limit(1))
+        await session.execute(
+            scoped(Project, tenant_id).where(Project.department_id == department_id).limit(1)
+        )
     ).first()
     if has_projects:
         raise Conflict(f"department '{department_id}' still has projects")
@@ -166,16 +176,22 @@ async def create_project(
 ) -> Project:
     """Create a project under one of the tenant's departments."""
     principal.require("iam:write", tenant_id=tenant_id)
-    await get_scoped(session, Department, tenant_id=tenant_id, resource_id=project_in.department_id, kind="department")
+    await get_scoped(
+        session, Department, tenant_id=tenant_id, resource_id=project_in.department_id, kind="department"
+    )
     project = Project(tenant_id=tenant_id, **project_in.model_dump())
     session.add(project)
     await _flush_unique(session, f"project '{project_in.name}'")
     return project
 
 
-async def get_project(*, session: AsyncSession, principal: Principal, tenant_id: str, project_id: str) -> Project:
+async def get_project(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, project_id: str
+) -> Project:
     """One project of the tenant."""
-    principal.require("iam:read", tenant_id=tenant_id, project_id=project_id, resource=("project", project_id))
+    principal.require(
+        "iam:read", tenant_id=tenant_id, project_id=project_id, resource=("project", project_id)
+    )
     return await get_scoped(session, Project, tenant_id=tenant_id, resource_id=project_id, kind="project")
 
 
@@ -209,15 +225,21 @@ async def update_project(
     project_in: schemas.ProjectUpdate,
 ) -> Project:
     """Change a project."""
-    project = await get_project(session=session, principal=principal, tenant_id=tenant_id, project_id=project_id)
+    project = await get_project(
+        session=session, principal=principal, tenant_id=tenant_id, project_id=project_id
+    )
     principal.require("iam:write", tenant_id=tenant_id)
     _apply(project, project_in)
     return project
 
 
-async def delete_project(*, session: AsyncSession, principal: Principal, tenant_id: str, project_id: str) -> None:
+async def delete_project(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, project_id: str
+) -> None:
     """Delete a project."""
-    project = await get_project(session=session, principal=principal, tenant_id=tenant_id, project_id=project_id)
+    project = await get_project(
+        session=session, principal=principal, tenant_id=tenant_id, project_id=project_id
+    )
     principal.require("iam:write", tenant_id=tenant_id)
     await session.delete(project)
 
@@ -274,7 +296,9 @@ async def delete_user(*, session: AsyncSession, principal: Principal, tenant_id:
 
 async def _delete_principal_rows(session: AsyncSession, tenant_id: str, principal_id: str) -> None:
     for model in (ApiKey, RoleBinding):
-        rows = (await session.execute(scoped(model, tenant_id).where(model.principal_id == principal_id))).scalars()
+        rows = (
+            await session.execute(scoped(model, tenant_id).where(model.principal_id == principal_id))
+        ).scalars()
         for row in rows:
             await session.delete(row)
 
@@ -285,7 +309,9 @@ async def create_service_account(
     """Create a service account, optionally tied to one of the tenant's projects."""
     principal.require("iam:write", tenant_id=tenant_id)
     if account_in.project_id is not None:
-        await get_scoped(session, Project, tenant_id=tenant_id, resource_id=account_in.project_id, kind="project")
+        await get_scoped(
+            session, Project, tenant_id=tenant_id, resource_id=account_in.project_id, kind="project"
+        )
     account = ServiceAccount(tenant_id=tenant_id, **account_in.model_dump())
     session.add(account)
     await _flush_unique(session, f"service account '{account_in.name}'")
@@ -297,7 +323,9 @@ async def get_service_account(
 ) -> ServiceAccount:
     """One service account of the tenant."""
     principal.require("iam:read", tenant_id=tenant_id, resource=("service account", account_id))
-    return await get_scoped(session, ServiceAccount, tenant_id=tenant_id, resource_id=account_id, kind="service account")
+    return await get_scoped(
+        session, ServiceAccount, tenant_id=tenant_id, resource_id=account_id, kind="service account"
+    )
 
 
 async def list_service_accounts(
@@ -308,9 +336,13 @@ async def list_service_accounts(
     return await paginate(session, scoped(ServiceAccount, tenant_id).order_by(ServiceAccount.name), page)
 
 
-async def delete_service_account(*, session: AsyncSession, principal: Principal, tenant_id: str, account_id: str) -> None:
+async def delete_service_account(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, account_id: str
+) -> None:
     """Delete a service account with its keys and bindings."""
-    account = await get_service_account(session=session, principal=principal, tenant_id=tenant_id, account_id=account_id)
+    account = await get_service_account(
+        session=session, principal=principal, tenant_id=tenant_id, account_id=account_id
+    )
     principal.require("iam:write", tenant_id=tenant_id)
     await _delete_principal_rows(session, tenant_id, account.id)
     await session.delete(account)
@@ -342,6 +374,9 @@ async def create_api_key(
     target_id = key_in.principal_id or principal.id
     if target_id == principal.id and tenant_id == principal.tenant_id:
         principal_type = principal.kind
+    elif key_in.principal_id is None:
+        principal.ensure_visible(tenant_id)
+        raise BadRequest("principal_id is required to create a key in a tenant other than your own")
     else:
         principal.require("iam:write", tenant_id=tenant_id)
         principal_type, target_id = await _resolve_principal(session, tenant_id, target_id)
@@ -376,7 +411,9 @@ async def list_api_keys(
     return await paginate(session, query, page)
 
 
-async def revoke_api_key(*, session: AsyncSession, principal: Principal, tenant_id: str, key_id: str) -> ApiKey:
+async def revoke_api_key(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, key_id: str
+) -> ApiKey:
     """Revoke a key at once (idempotent). Your own keys, or any with ``iam:write``."""
     principal.ensure_visible(tenant_id, ("api key", key_id))
     key = await get_scoped(session, ApiKey, tenant_id=tenant_id, resource_id=key_id, kind="api key")
@@ -404,8 +441,12 @@ async def create_role_binding(
         raise Forbidden("platform-admin can only be granted by a platform admin inside the platform tenant")
     if binding_in.project_id is not None:
         if binding_in.role in TENANT_SCOPED_ROLES:
-            raise BadRequest(f"role '{binding_in.role.value}' can only be granted tenant-wide (omit project_id)")
-        await get_scoped(session, Project, tenant_id=tenant_id, resource_id=binding_in.project_id, kind="project")
+            raise BadRequest(
+                f"role '{binding_in.role.value}' can only be granted tenant-wide (omit project_id)"
+            )
+        await get_scoped(
+            session, Project, tenant_id=tenant_id, resource_id=binding_in.project_id, kind="project"
+        )
     principal_type, principal_id = await _resolve_principal(session, tenant_id, binding_in.principal_id)
     binding = RoleBinding(
         tenant_id=tenant_id,
@@ -420,7 +461,12 @@ async def create_role_binding(
 
 
 async def list_role_bindings(
-    *, session: AsyncSession, principal: Principal, tenant_id: str, page: PageParams, principal_id: str | None = None
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: str,
+    page: PageParams,
+    principal_id: str | None = None,
 ) -> tuple[list[RoleBinding], int]:
     """Role bindings of the tenant, optionally of one principal."""
     principal.require("iam:read", tenant_id=tenant_id)
@@ -430,10 +476,14 @@ async def list_role_bindings(
     return await paginate(session, query, page)
 
 
-async def delete_role_binding(*, session: AsyncSession, principal: Principal, tenant_id: str, binding_id: str) -> None:
+async def delete_role_binding(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, binding_id: str
+) -> None:
     """Remove a role binding; nobody can remove their own platform-admin binding."""
     principal.ensure_visible(tenant_id, ("role binding", binding_id))
-    binding = await get_scoped(session, RoleBinding, tenant_id=tenant_id, resource_id=binding_id, kind="role binding")
+    binding = await get_scoped(
+        session, RoleBinding, tenant_id=tenant_id, resource_id=binding_id, kind="role binding"
+    )
     principal.require("iam:write", tenant_id=tenant_id)
     if binding.role == Role.PLATFORM_ADMIN.value:
         if not principal.is_platform_admin:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI, Request
@@ -49,7 +49,7 @@ class ServiceModule:
     on_shutdown: Sequence[Hook] = field(default_factory=tuple)
 
 
-def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], object]:
+def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings: Settings = app.state.settings
@@ -89,7 +89,8 @@ def _index_page(modules: Sequence[ServiceModule], title: str) -> str:
         "<p>STIC — Secure &amp; Trustworthy Intelligent Cloud control plane (安全可信智能云平台).</p>"
         f"<h2>Running services</h2><ul>{rows}</ul>"
         "<h2>Links</h2><ul><li><a href='/docs'>API documentation (Swagger UI)</a></li>"
-        "<li><a href='/redoc'>API reference (ReDoc)</a></li><li><a href='/openapi.json'>OpenAPI schema</a></li>"
+        "<li><a href='/redoc'>API reference (ReDoc)</a></li>"
+        "<li><a href='/openapi.json'>OpenAPI schema</a></li>"
         "<li><a href='/metrics'>Prometheus metrics</a></li><li><a href='/healthz'>Liveness</a>"
         " · <a href='/readyz'>Readiness</a></li></ul></body></html>"
     )
@@ -117,7 +118,9 @@ def _install_kernel_routes(app: FastAPI, modules: Sequence[ServiceModule], title
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
 
-def create_service_app(*, modules: Sequence[ServiceModule], settings: Settings, title: str | None = None) -> FastAPI:
+def create_service_app(
+    *, modules: Sequence[ServiceModule], settings: Settings, title: str | None = None
+) -> FastAPI:
     """Build the FastAPI app serving ``modules`` with the kernel's cross-cutting pieces."""
     if not modules:
         raise ValueError("at least one service module is required")
@@ -143,4 +146,3 @@ def create_service_app(*, modules: Sequence[ServiceModule], settings: Settings, 
         audit_sink=app.state.audit,
     )
     return app
-

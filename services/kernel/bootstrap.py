@@ -54,10 +54,14 @@ def _bootstrap_key(settings: Settings) -> tuple[IssuedKey, str]:
 async def ensure_bootstrap_admin(*, database: Database, settings: Settings) -> BootstrapState:
     """Create the platform tenant, admin user and key if the database has none (idempotent)."""
     async with database.sessionmaker() as session:
-        tenant = (await session.execute(select(Tenant).where(Tenant.name == PLATFORM_TENANT_NAME))).scalar_one_or_none()
+        tenant = (
+            await session.execute(select(Tenant).where(Tenant.name == PLATFORM_TENANT_NAME))
+        ).scalar_one_or_none()
         if tenant is not None:
             admin = (
-                await session.execute(select(User).where(User.tenant_id == tenant.id, User.name == ADMIN_USER_NAME))
+                await session.execute(
+                    select(User).where(User.tenant_id == tenant.id, User.name == ADMIN_USER_NAME)
+                )
             ).scalar_one()
             return BootstrapState(tenant.id, admin.id, None, created=False)
         issued, origin = _bootstrap_key(settings)
@@ -68,7 +72,10 @@ async def ensure_bootstrap_admin(*, database: Database, settings: Settings) -> B
         session.add_all(
             [
                 RoleBinding(
-                    tenant_id=tenant.id, principal_type="user", principal_id=admin.id, role=Role.PLATFORM_ADMIN.value
+                    tenant_id=tenant.id,
+                    principal_type="user",
+                    principal_id=admin.id,
+                    role=Role.PLATFORM_ADMIN.value,
                 ),
                 ApiKey(
                     tenant_id=tenant.id,

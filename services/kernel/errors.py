@@ -110,7 +110,9 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        exc.status_code, "http_error"
+    )
     body = error_body(code, str(exc.detail), None, _request_id(request))
     return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

@@ -74,7 +74,9 @@ class ServiceAccount(IdMixin, TimestampMixin, TenantOwnedMixin, Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(63))
-    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), default=None)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), default=None
+    )
     status: Mapped[str] = mapped_column(String(16), default="active")
 
 
@@ -105,4 +107,6 @@ class RoleBinding(IdMixin, TimestampMixin, TenantOwnedMixin, Base):
     principal_type: Mapped[str] = mapped_column(String(16))
     principal_id: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(32))
-    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), default=None)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), default=None
+    )

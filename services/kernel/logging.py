@@ -38,7 +38,9 @@ class JSONFormatter(logging.Formatter):
 def configure_logging(*, level: str = "INFO", json_lines: bool = True) -> None:
     """Route the ``stic`` and ``uvicorn`` loggers to stderr in JSON (or plain text)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JSONFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
     for name in ("stic", "uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

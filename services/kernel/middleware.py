@@ -25,6 +25,18 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _Exchange:
+    """Mutable facts about one request/response exchange, shared by the wrappers."""
+
+    __slots__ = ("request_id", "started", "status", "too_large")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.started = False
+        self.status = 500
+        self.too_large = False
+
+
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
@@ -43,7 +55,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class PlatformMiddleware:
     """Wraps one service app; ``service`` names it in metrics and audit events."""
 
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, audit_sink: AuditSink | None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, service: str, max_body_bytes: int, audit_sink: AuditSink | None
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
@@ -53,27 +67,25 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, REQUEST_ID_HEADER) or uuid.uuid4().hex
-        request_id = request_id[:64]
+        request_id = (_header(scope, REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        exchange = _Exchange(request_id)
         try:
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._reject_too_large(send, request_id, int(declared))
-                status_holder["status"] = 413
+                await self._reject_too_large(send, exchange, int(declared))
                 return
-            await self.app(scope, self._limited(receive), self._tagging(send, request_id, status_holder))
+            await self.app(scope, self._limited(receive, exchange), self._tagging(send, exchange))
         except _BodyTooLarge:
-            await self._reject_too_large(send, request_id, None)
-            status_holder["status"] = 413
+            if not exchange.started:
+                await self._reject_too_large(send, exchange, None)
         finally:
             request_id_var.reset(token)
-            await self._observe(scope, status_holder["status"], started, request_id)
+            await self._observe(scope, exchange.status, started, request_id)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, exchange: _Exchange) -> Receive:
         received = 0
 
         async def limited_receive() -> Message:
@@ -82,24 +94,33 @@ class PlatformMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    exchange.too_large = True
                     raise _BodyTooLarge
             return message
 
         return limited_receive
 
-    @staticmethod
-    def _tagging(send: Send, request_id: str, status_holder: dict[str, int]) -> Send:
+    def _tagging(self, send: Send, exchange: _Exchange) -> Send:
         async def tagging_send(message: Message) -> None:
+            if exchange.too_large:
+                # The framework turned our receive error into its own response: answer 413 instead.
+                if not exchange.started:
+                    await self._reject_too_large(send, exchange, None)
+                return
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                exchange.started = True
+                exchange.status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                headers.append((REQUEST_ID_HEADER, exchange.request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         return tagging_send
 
-    async def _reject_too_large(self, send: Send, request_id: str, declared: int | None) -> None:
+    async def _reject_too_large(self, send: Send, exchange: _Exchange, declared: int | None) -> None:
+        exchange.started = True
+        exchange.status = 413
+        request_id = exchange.request_id
         body = error_body(
             "payload_too_large",
             f"request body exceeds the limit of {self.max_body_bytes} bytes",

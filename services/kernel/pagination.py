@@ -40,7 +40,9 @@ class Page(BaseModel, Generic[T]):
 
 async def paginate(session: AsyncSession, query: Select[Any], params: PageParams) -> tuple[list[Any], int]:
     """Run ``query`` for one page; returns (rows, total count of the unpaged query)."""
-    total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))
+    ).scalar_one()
     rows = (await session.execute(query.limit(params.limit).offset(params.offset))).scalars().all()
     return list(rows), int(total)
 

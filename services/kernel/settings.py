@@ -18,10 +18,6 @@ DEFAULT_SECRET = "stic-development-secret-change-me"  # noqa: S105 - refused out
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class InsecureSettingsError(ValueError):
-    """Raised when a non-development deployment would run with a default secret."""
-
-
 class Settings(BaseSettings):
     """Every tunable of a STIC process; see README "Configuration" for the full table."""
 
@@ -50,7 +46,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment != "development" and self.secret_key == DEFAULT_SECRET:
-            raise InsecureSettingsError(
+            raise ValueError(
                 f"STIC_SECRET_KEY must be set to a non-default value when STIC_ENVIRONMENT={self.environment}"
             )
         return self

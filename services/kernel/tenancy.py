@@ -12,13 +12,15 @@ from services.kernel.errors import NotFound
 M = TypeVar("M")
 
 
-def scoped(model: type[M], tenant_id: str) -> Select[tuple[M]]:
+def scoped(model: type[M], tenant_id: str) -> Select[M]:
     """``SELECT model WHERE tenant_id = :tenant_id``: the only way to list tenant-owned rows."""
     column: Any = model.tenant_id  # type: ignore[attr-defined]
     return select(model).where(column == tenant_id)
 
 
-async def get_scoped(session: AsyncSession, model: type[M], *, tenant_id: str, resource_id: str, kind: str) -> M:
+async def get_scoped(
+    session: AsyncSession, model: type[M], *, tenant_id: str, resource_id: str, kind: str
+) -> M:
     """The row ``resource_id`` of ``tenant_id`` or NotFound (also when it belongs to another tenant)."""
     column: Any = model.id  # type: ignore[attr-defined]
     row = (await session.execute(scoped(model, tenant_id).where(column == resource_id))).scalar_one_or_none()

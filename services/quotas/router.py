@@ -35,11 +35,17 @@ async def set_tenant_quota(
     tenant_id: TenantId, body: schemas.QuotaSet, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
     return await service.set_limits(
-        session=session, principal=principal, tenant_id=tenant_id, scope=Scope("tenant", tenant_id), quota_in=body
+        session=session,
+        principal=principal,
+        tenant_id=tenant_id,
+        scope=Scope("tenant", tenant_id),
+        quota_in=body,
     )
 
 
-@router.get("/{scope_type}/{scope_id}/quota", response_model=schemas.QuotaOut, summary="A department or project quota")
+@router.get(
+    "/{scope_type}/{scope_id}/quota", response_model=schemas.QuotaOut, summary="A department or project quota"
+)
 async def get_scope_quota(
     tenant_id: TenantId,
     scope_type: Literal["departments", "projects"],
@@ -51,7 +57,11 @@ async def get_scope_quota(
     return await service.get_quota(session=session, principal=principal, tenant_id=tenant_id, scope=scope)
 
 
-@router.put("/{scope_type}/{scope_id}/quota", response_model=schemas.QuotaOut, summary="Set a department or project quota")
+@router.put(
+    "/{scope_type}/{scope_id}/quota",
+    response_model=schemas.QuotaOut,
+    summary="Set a department or project quota",
+)
 async def set_scope_quota(
     tenant_id: TenantId,
     scope_type: Literal["departments", "projects"],
@@ -70,7 +80,9 @@ async def set_scope_quota(
 async def reserve(
     tenant_id: TenantId, body: schemas.ReservationCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await service.reserve(session=session, principal=principal, tenant_id=tenant_id, reservation_in=body)
+    return await service.reserve(
+        session=session, principal=principal, tenant_id=tenant_id, reservation_in=body
+    )
 
 
 @router.get("/reservations", response_model=Page[schemas.ReservationOut])

@@ -13,7 +13,9 @@ from pydantic import Field, StringConstraints
 
 from services.kernel.types import FreeText, ResourceId, ResponseModel, StrictModel
 
-RESOURCE_PATTERN = r"^(cpu_millicores|memory_mib|storage_gib|accelerator_memory_mib|accelerators/[a-z0-9][a-z0-9.-]{0,62})$"
+RESOURCE_PATTERN = (
+    r"^(cpu_millicores|memory_mib|storage_gib|accelerator_memory_mib|accelerators/[a-z0-9][a-z0-9.-]{0,62})$"
+)
 ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN)]
 Amount = Annotated[int, Field(ge=0, le=2**53)]
 ResourceAmounts = Annotated[

@@ -42,7 +42,7 @@ class Scope:
 
 
 async def _lock_tenant(session: AsyncSession, tenant_id: str) -> asyncio.Lock | None:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(tenant_id.encode())
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         return None
@@ -67,7 +67,9 @@ async def _usage(session: AsyncSession, scope: Scope) -> dict[str, int]:
     return {row.resource: row.used for row in rows if row.used}
 
 
-async def _scopes_of_project(session: AsyncSession, tenant_id: str, project_id: str) -> tuple[Project, list[Scope]]:
+async def _scopes_of_project(
+    session: AsyncSession, tenant_id: str, project_id: str
+) -> tuple[Project, list[Scope]]:
     project = await get_scoped(session, Project, tenant_id=tenant_id, resource_id=project_id, kind="project")
     return project, [
         Scope("tenant", tenant_id),
@@ -78,7 +80,7 @@ async def _scopes_of_project(session: AsyncSession, tenant_id: str, project_id: 
 
 async def _quota_out(session: AsyncSession, tenant_id: str, scope: Scope) -> schemas.QuotaOut:
     return schemas.QuotaOut(
-        scope_type=scope.type,  # type: ignore[arg-type]
+        scope_type=scope.type,
         scope_id=scope.id,
         tenant_id=tenant_id,
         limits=await _limits(session, scope),
@@ -89,13 +91,17 @@ async def _quota_out(session: AsyncSession, tenant_id: str, scope: Scope) -> sch
 # --- limits ---------------------------------------------------------------------------------
 
 
-async def _parent_and_children(session: AsyncSession, tenant_id: str, scope: Scope) -> tuple[Scope | None, list[Scope]]:
+async def _parent_and_children(
+    session: AsyncSession, tenant_id: str, scope: Scope
+) -> tuple[Scope | None, list[Scope]]:
     if scope.type == "tenant":
         departments = (await session.execute(scoped(Department, tenant_id))).scalars()
         return None, [Scope("department", d.id) for d in departments]
     if scope.type == "department":
         await get_scoped(session, Department, tenant_id=tenant_id, resource_id=scope.id, kind="department")
-        projects = (await session.execute(scoped(Project, tenant_id).where(Project.department_id == scope.id))).scalars()
+        projects = (
+            await session.execute(scoped(Project, tenant_id).where(Project.department_id == scope.id))
+        ).scalars()
         return Scope("tenant", tenant_id), [Scope("project", p.id) for p in projects]
     project = await get_scoped(session, Project, tenant_id=tenant_id, resource_id=scope.id, kind="project")
     return Scope("department", project.department_id), []
@@ -123,10 +129,14 @@ async def set_limits(
         for child in children:
             _check_within(await _limits(session, child), new_limits, child=child, parent=scope)
         row = (
-            await session.execute(select(Quota).where(Quota.scope_type == scope.type, Quota.scope_id == scope.id))
+            await session.execute(
+                select(Quota).where(Quota.scope_type == scope.type, Quota.scope_id == scope.id)
+            )
         ).scalar_one_or_none()
         if row is None:
-            session.add(Quota(tenant_id=tenant_id, scope_type=scope.type, scope_id=scope.id, limits=new_limits))
+            session.add(
+                Quota(tenant_id=tenant_id, scope_type=scope.type, scope_id=scope.id, limits=new_limits)
+            )
         else:
             row.limits = new_limits
         await session.commit()
@@ -136,7 +146,9 @@ async def set_limits(
     return await _quota_out(session, tenant_id, scope)
 
 
-def _check_within(child_limits: dict[str, int], parent_limits: dict[str, int], *, child: Scope, parent: Scope) -> None:
+def _check_within(
+    child_limits: dict[str, int], parent_limits: dict[str, int], *, child: Scope, parent: Scope
+) -> None:
     for resource, ceiling in parent_limits.items():
         value = child_limits.get(resource)
         if value is not None and value > ceiling:
@@ -151,7 +163,9 @@ def _check_within(child_limits: dict[str, int], parent_limits: dict[str, int], *
             )
 
 
-async def get_quota(*, session: AsyncSession, principal: Principal, tenant_id: str, scope: Scope) -> schemas.QuotaOut:
+async def get_quota(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, scope: Scope
+) -> schemas.QuotaOut:
     """Limits and usage of one scope of the tenant."""
     principal.require("quotas:read", tenant_id=tenant_id)
     if scope.type == "department":
@@ -164,7 +178,9 @@ async def get_quota(*, session: AsyncSession, principal: Principal, tenant_id: s
 async def quota_tree(*, session: AsyncSession, principal: Principal, tenant_id: str) -> schemas.QuotaTree:
     """The tenant's limits and usage at every level."""
     principal.require("quotas:read", tenant_id=tenant_id)
-    departments = (await session.execute(scoped(Department, tenant_id).order_by(Department.name))).scalars().all()
+    departments = (
+        (await session.execute(scoped(Department, tenant_id).order_by(Department.name))).scalars().all()
+    )
     projects = (await session.execute(scoped(Project, tenant_id).order_by(Project.name))).scalars().all()
     return schemas.QuotaTree(
         tenant=await _quota_out(session, tenant_id, Scope("tenant", tenant_id)),
@@ -176,7 +192,9 @@ async def quota_tree(*, session: AsyncSession, principal: Principal, tenant_id: 
 # --- reservations ---------------------------------------------------------------------------
 
 
-async def _add_usage(session: AsyncSession, tenant_id: str, scope: Scope, resources: dict[str, int], sign: int) -> None:
+async def _add_usage(
+    session: AsyncSession, tenant_id: str, scope: Scope, resources: dict[str, int], sign: int
+) -> None:
     rows = {
         row.resource: row
         for row in (
@@ -190,7 +208,11 @@ async def _add_usage(session: AsyncSession, tenant_id: str, scope: Scope, resour
         if row is None:
             session.add(
                 QuotaUsage(
-                    tenant_id=tenant_id, scope_type=scope.type, scope_id=scope.id, resource=resource, used=sign * amount
+                    tenant_id=tenant_id,
+                    scope_type=scope.type,
+                    scope_id=scope.id,
+                    resource=resource,
+                    used=sign * amount,
                 )
             )
         else:
@@ -210,13 +232,15 @@ async def reserve(
     try:
         project, scopes = await _scopes_of_project(session, tenant_id, reservation_in.project_id)
         existing = (
-            await session.execute(scoped(Reservation, tenant_id).where(Reservation.owner == reservation_in.owner))
+            await session.execute(
+                scoped(Reservation, tenant_id).where(Reservation.owner == reservation_in.owner)
+            )
         ).scalar_one_or_none()
         if existing is not None:
             if existing.status == "active" and existing.resources == reservation_in.resources:
                 return existing
             raise Conflict(
-                f"owner '{reservation_in.owner}' already has a reservation ({existing.id}, {existing.status})",
+                f"owner '{reservation_in.owner}' already holds reservation {existing.id} ({existing.status})",
                 detail={"reservation_id": existing.id},
             )
         requested = {k: v for k, v in reservation_in.resources.items() if v > 0}
@@ -257,7 +281,9 @@ async def reserve(
             lock.release()
 
 
-async def release(*, session: AsyncSession, principal: Principal, tenant_id: str, reservation_id: str) -> Reservation:
+async def release(
+    *, session: AsyncSession, principal: Principal, tenant_id: str, reservation_id: str
+) -> Reservation:
     """Release a reservation (idempotent): its resources return to every level."""
     principal.ensure_visible(tenant_id, ("reservation", reservation_id))
     lock = await _lock_tenant(session, tenant_id)

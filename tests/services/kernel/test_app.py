@@ -1,0 +1,154 @@
+"""Cross-cutting behaviour of every app: health, readiness, index, metrics, errors, limits."""
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.kernel.audit import AuditEventRow
+from services.kernel.db import Database
+from tests.conftest import client_for
+from tests.services.builders import ok, unique
+
+
+async def test_healthz_and_readyz(platform_app: FastAPI) -> None:
+    async with client_for(platform_app) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["database"] == "ok"
+
+
+async def test_readyz_reports_an_unreachable_database(platform_app: FastAPI) -> None:
+    healthy = platform_app.state.database
+    platform_app.state.database = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        async with client_for(platform_app) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unavailable"
+    finally:
+        await platform_app.state.database.dispose()
+        platform_app.state.database = healthy
+
+
+async def test_index_page_names_services_and_links_docs(platform_app: FastAPI) -> None:
+    async with client_for(platform_app) as client:
+        page = await client.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    for text in ("Identity and tenancy", "Resource quotas", "/docs", "/metrics"):
+        assert text in page.text
+
+
+async def test_metrics_count_requests_by_route_template(admin_client: httpx.AsyncClient) -> None:
+    await admin_client.get("/v1/me")
+    metrics = (await admin_client.get("/metrics")).text
+    assert 'route="/v1/me"' in metrics
+    assert "stic_http_request_duration_seconds_bucket" in metrics
+
+
+async def test_request_id_is_echoed_or_generated(admin_client: httpx.AsyncClient) -> None:
+    echoed = await admin_client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert echoed.headers["x-request-id"] == "abc123"
+    generated = await admin_client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_errors_share_one_json_shape(admin_client: httpx.AsyncClient) -> None:
+    cases = [
+        (await admin_client.get("/v1/nowhere"), 404, "not_found"),
+        (await admin_client.delete("/v1/me"), 405, "method_not_allowed"),
+        (
+            await admin_client.post(
+                "/v1/tenants", content=b"{not json", headers={"content-type": "application/json"}
+            ),
+            422,
+            "validation_error",
+        ),
+        (await admin_client.post("/v1/tenants", json={"name": "UPPER"}), 422, "validation_error"),
+        (await admin_client.get("/v1/tenants/not-an-id"), 422, "validation_error"),
+        (await admin_client.get("/v1/me", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert body["error"] == code
+        assert body["message"]
+        assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_validation_errors_name_the_field(admin_client: httpx.AsyncClient) -> None:
+    response = await admin_client.post("/v1/tenants", json={"name": "ok-name", "unexpected": 1})
+    assert response.status_code == 422
+    assert "body.unexpected" in response.json()["message"]
+
+
+async def test_oversize_bodies_are_rejected_with_413(
+    admin_client: httpx.AsyncClient, platform_app: FastAPI
+) -> None:
+    limit = platform_app.state.settings.max_body_bytes
+    payload = b'{"name": "' + b"a" * (limit + 10) + b'"}'
+    response = await admin_client.post(
+        "/v1/tenants", content=payload, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"]["limit_bytes"] == limit
+
+
+async def test_oversize_chunked_bodies_are_rejected_with_413(
+    admin_client: httpx.AsyncClient, platform_app: FastAPI
+) -> None:
+    limit = platform_app.state.settings.max_body_bytes
+
+    async def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    response = await admin_client.post(
+        "/v1/tenants", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_every_mutating_request_is_audited(
+    admin_client: httpx.AsyncClient, platform_app: FastAPI
+) -> None:
+    name = unique("audited")
+    tenant = await ok(await admin_client.post("/v1/tenants", json={"name": name}), 201)
+    denied = await admin_client.post("/v1/tenants", json={"name": name})
+    assert denied.status_code == 409
+    me = await ok(await admin_client.get("/v1/me"))
+    async with platform_app.state.database.sessionmaker() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(AuditEventRow).where(
+                        AuditEventRow.request_id.in_([denied.headers["x-request-id"]])
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        created = (
+            (
+                await session.execute(
+                    select(AuditEventRow).where(
+                        AuditEventRow.action == "POST /v1/tenants", AuditEventRow.result == 201
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        reads = (
+            (await session.execute(select(AuditEventRow).where(AuditEventRow.action == "GET /v1/me")))
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 1
+    event = rows[0]
+    assert (event.action, event.resource, event.result) == ("POST /v1/tenants", "/v1/tenants", 409)
+    assert event.principal_id == me["id"]
+    assert event.tenant_id == me["tenant_id"]
+    assert any(row.principal_id == me["id"] for row in created)
+    assert tenant["name"] == name
+    assert reads == []
