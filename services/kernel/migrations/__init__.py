@@ -1,4 +1,9 @@
-"""Alembic migrations for the whole platform, applied with :func:`upgrade_database`."""
+"""Alembic migrations for the whole platform, applied with :func:`upgrade_database`.
+
+The kernel's chain starts at ``0001``. Each service owns a branch of its own in ``versions/``
+(``branch_labels = ("<service>",)``, ``depends_on = "0001"``), so services can add tables
+without serialising on one linear history; ``upgrade_database`` applies every head.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ def _run(connection: Connection, database_url: str, revision: str, direction: st
         command.downgrade(config, revision)
 
 
-async def upgrade_database(database_url: str, revision: str = "head") -> None:
+async def upgrade_database(database_url: str, revision: str = "heads") -> None:
     """Apply migrations up to ``revision`` on ``database_url`` (SQLite or PostgreSQL)."""
     await _migrate(database_url, revision, "up")
 
