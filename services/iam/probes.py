@@ -136,8 +136,8 @@ class TenantIsolationProbe:
             after = await ctx.get("/v1/me", authenticated=False, headers=home.auth("viewer"))
             ctx.require(after.status_code == 401, f"a revoked key still answered {after.status_code}")
             return ctx.verified(
-                "tenant → department → project hierarchy created; members see their project, other tenants get 404, "
-                "viewers cannot write, revoked keys stop at once"
+                "tenant → department → project hierarchy created; members see their project, "
+                "other tenants get 404, viewers cannot write, revoked keys stop at once"
             )
         finally:
             await home.delete()
