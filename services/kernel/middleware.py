@@ -7,6 +7,7 @@ templates, not raw paths, label metrics and audit actions so cardinality stays b
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,7 @@ from services.kernel.logging import request_id_var
 from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = b"x-request-id"
+access_log = logging.getLogger("stic.access")
 
 
 class _BodyTooLarge(Exception):
@@ -144,11 +146,25 @@ class PlatformMiddleware:
     async def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
         method = scope["method"]
         route = _route_template(scope)
+        elapsed = time.perf_counter() - started
         HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-        HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+        HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+        state: dict[str, Any] = scope.get("state", {})
+        principal = state.get("principal")
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "principal_id": getattr(principal, "id", None),
+                    "request_id": request_id,
+                },
+            )
         if self.audit_sink is not None and method in MUTATING_METHODS:
-            state: dict[str, Any] = scope.get("state", {})
-            principal = state.get("principal")
             await self.audit_sink.record(
                 AuditEvent(
                     action=f"{method} {route}",
