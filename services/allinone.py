@@ -17,6 +17,10 @@ from services.kernel.settings import Settings
 SERVICE_MODULES: dict[str, str] = {
     "iam": "services.iam.app",
     "quotas": "services.quotas.app",
+    "scheduler": "scheduler.service.app",
+    "assessment": "services.assessment.app",
+    "audit": "services.audit.app",
+    "kms": "services.kms.app",
 }
 
 

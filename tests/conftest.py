@@ -28,6 +28,7 @@ from services.kernel.settings import Settings
 
 POSTGRES_URL = os.environ.get("STIC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "stic-test-secret-" + secrets.token_hex(8)
+TEST_KMS_ROOT_KEY = secrets.token_hex(32)
 
 
 def postgres_unavailable(reason: str) -> None:
@@ -97,6 +98,7 @@ def platform_settings(db: PlatformDB, **overrides: object) -> Settings:
         "bootstrap_key_file": db.key_file,
         "run_migrations": False,
         "log_json": False,
+        "data_dir": db.key_file.parent,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -107,7 +109,10 @@ async def platform_app(platform_db: PlatformDB) -> AsyncIterator[FastAPI]:
     """The all-in-one app on ``platform_db``, started (lifespan entered)."""
     from services.allinone import create_app
 
+    from services.kms.app import KmsSettings
+
     app = create_app(platform_settings(platform_db))
+    app.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
     async with app.router.lifespan_context(app):
         yield app
 

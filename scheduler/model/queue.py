@@ -64,11 +64,11 @@ class QueueTree:
         self._chains: dict[str, tuple[str, ...]] = {}
         for name in self.queues:
             chain, seen = [name], {name}
-            while (parent := self.queues[chain[-1]].parent) is not None:
-                if parent in seen:
+            while (up := self.queues[chain[-1]].parent) is not None:
+                if up in seen:
                     raise ModelError(f"queue[{name}].parent", "queues form a cycle")
-                chain.append(parent)
-                seen.add(parent)
+                chain.append(up)
+                seen.add(up)
             self._chains[name] = tuple(chain)
         for parent, kids in self.children.items():
             if parent == ROOT:

@@ -64,17 +64,17 @@ class Topology:
                         f"topology.domains[{dom.name}].parent", "only top-tier domains lack a parent"
                     )
             else:
-                parent = self.domains.get(dom.parent)
-                if parent is None or self.tiers.index(parent.tier) != level + 1:
+                up = self.domains.get(dom.parent)
+                if up is None or self.tiers.index(up.tier) != level + 1:
                     raise ModelError(f"topology.domains[{dom.name}].parent", "must be a domain one tier up")
         paths: dict[str, tuple[str, ...]] = {}
         for node, leaf in self.node_leaf.items():
-            dom = self.domains.get(leaf)
-            if dom is None or dom.tier != self.tiers[1]:
+            leaf_dom = self.domains.get(leaf)
+            if leaf_dom is None or leaf_dom.tier != self.tiers[1]:
                 raise ModelError(f"topology.node_leaf[{node}]", f"{leaf!r} is not a {self.tiers[1]} domain")
             chain = [leaf]
-            while (parent := self.domains[chain[-1]].parent) is not None:
-                chain.append(parent)
+            while (above := self.domains[chain[-1]].parent) is not None:
+                chain.append(above)
             paths[node] = tuple(chain)
         object.__setattr__(self, "paths", paths)
 

@@ -24,11 +24,14 @@ class NonCanonicalValue(ValueError):
 
 
 def _check(value: Any, path: str) -> None:
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return
     if isinstance(value, int):
         if abs(value) > SAFE_INTEGER:
             raise NonCanonicalValue(f"{path}: integer {value} outside ±2**53-1")
+        return
+    if isinstance(value, str | bool):
         return
     if isinstance(value, float):
         raise NonCanonicalValue(f"{path}: floats are not allowed in audit entries (use a string)")
@@ -45,10 +48,21 @@ def _check(value: Any, path: str) -> None:
     raise NonCanonicalValue(f"{path}: {type(value).__name__} is not a JSON type")
 
 
+def check_canonical(value: Any) -> None:
+    """Raise :class:`NonCanonicalValue` unless ``value`` can be encoded canonically."""
+    _check(value, "$")
+
+
+def encode_checked(value: Any) -> bytes:
+    """Canonical encoding of a value the caller has already passed through :func:`check_canonical`
+    (or built only from ``str``/``int``/``bool``/``None`` and checked parts)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def canonical_json(value: Any) -> bytes:
     """Return the canonical UTF-8 JSON encoding of ``value`` (see module docstring)."""
-    _check(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    check_canonical(value)
+    return encode_checked(value)
 
 
 def is_canonical(data: bytes) -> bool:

@@ -15,7 +15,7 @@ signature line per signer::
 
 Signers are pluggable (:class:`NoteSigner` / :class:`NoteVerifier`); STIC signs with SM2
 (``security.auditlog.signing``). The key id is the first four bytes of
-``SM3(key name ‖ 0x0A ‖ 0xFF ‖ "SM2" ‖ public key PEM)`` — 0xFF is the signed-note
+``SM3(key name ‖ 0x0A ‖ 0xFF ‖ "SM2" ‖ public key DER)`` — 0xFF is the signed-note
 "other algorithm" type byte followed by an algorithm identifier.
 """
 
@@ -172,7 +172,9 @@ def open_checkpoint(note: str, verifier: NoteVerifier, *, origin: str | None = N
     if the signature is invalid, if the body is malformed, or if ``origin`` is given and differs.
     """
     body, signatures = split_note(note)
-    matching = [sig for name, key_id, sig in signatures if name == verifier.name and key_id == verifier.key_id]
+    matching = [
+        sig for name, key_id, sig in signatures if name == verifier.name and key_id == verifier.key_id
+    ]
     if not matching:
         raise CheckpointError(f"checkpoint is not signed by key {verifier.name!r}")
     if not any(verifier.verify(body.encode("utf-8"), sig) for sig in matching):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from security.crypto.sm3 import sm3_digest as sm3
+from security.crypto import sm3_digest as sm3
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -77,7 +77,9 @@ class CompactTree:
         if size < 0:
             raise ValueError(f"tree size must be >= 0, got {size}")
         if len(frontier) != size.bit_count():
-            raise ValueError(f"a tree of size {size} needs {size.bit_count()} frontier hashes, got {len(frontier)}")
+            raise ValueError(
+                f"a tree of size {size} needs {size.bit_count()} frontier hashes, got {len(frontier)}"
+            )
         self._size = size
         self._frontier = list(frontier)
 

@@ -1,8 +1,8 @@
 """Tables of the tamper-evident audit log. All three are append-only.
 
-- ``audit_log_entries``: one row per leaf. ``entry`` is the canonical JSON that is hashed
-  (``leaf_hash = SM3(0x00 ‖ entry)``); the other columns are a query projection of it, which
-  ``verify`` cross-checks against the JSON.
+- ``audit_log_entries``: one row per leaf. ``entry`` holds the exact canonical-JSON bytes that
+  are hashed (``leaf_hash = SM3(0x00 ‖ entry)``), stored as binary so no byte can be lost to a
+  text decoding; the other columns are a query projection of it, which ``verify`` cross-checks.
 - ``audit_log_nodes``: interior nodes at levels 8, 16, 24, ... (256-ary "tiles"), written in the
   same transaction as the leaves that complete them, so proofs read O(log n) small ranges
   instead of rehashing whole subtrees.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DDL, Index, LargeBinary, SmallInteger, String, Table, Text, event
+from sqlalchemy import DDL, BigInteger, Index, LargeBinary, SmallInteger, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kernel.db import Base
@@ -37,7 +37,7 @@ class AuditLogEntry(Base):
 
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    entry: Mapped[str] = mapped_column(Text)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
     integrated_at: Mapped[datetime]
     event_time: Mapped[datetime]
     category: Mapped[str] = mapped_column(String(32))
@@ -99,11 +99,11 @@ def postgres_trigger_sql(table: str) -> list[str]:
     ]
 
 
-
-
 def _install_trigger(table: Table) -> None:
     for statement in postgres_trigger_sql(table.name):
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+        # DDL() applies %-formatting to its text; the PL/pgSQL placeholders must survive it.
+        ddl = DDL(statement.replace("%", "%%")).execute_if(dialect="postgresql")
+        event.listen(table, "after_create", ddl)
 
 
 for _model in (AuditLogEntry, AuditLogNode, AuditLogCheckpoint):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from security.auditlog.canonical import canonical_json
+from security.auditlog.canonical import check_canonical, encode_checked
 from services.kernel.audit import AuditEvent
 from services.kernel.db import utcnow
 
@@ -67,12 +67,18 @@ class AuditRecord:
             raise ValueError(f"tool-call decision must be one of {sorted(DECISIONS)}, got {self.decision!r}")
         if self.tool is None and self.decision is not None:
             raise ValueError("decision is only allowed on tool calls")
-        canonical_json(self.details)
+        check_canonical(self.details)
 
     @classmethod
     def from_event(cls, event: AuditEvent) -> AuditRecord:
-        """Map a kernel :class:`AuditEvent`; ``extra["category"]`` overrides the default ``request``."""
-        details = dict(event.extra)
+        """Map a kernel :class:`AuditEvent`; ``extra["category"]`` overrides the default ``request``.
+
+        ``extra`` is made canonical-JSON-able rather than rejected (an audit event must not be
+        lost to its formatting): floats become their ``repr`` string, tuples lists, and any other
+        non-JSON value its ``str``.
+        """
+        details = _jsonable(dict(event.extra))
+        assert isinstance(details, dict)
         category = str(details.pop("category", "request"))
         return cls(
             category=category,
@@ -107,16 +113,32 @@ class AuditRecord:
         return document
 
 
-def leaf_document(*, index: int, integrated_at: datetime, record: AuditRecord) -> dict[str, Any]:
-    """The whole leaf document for ``record`` sequenced at ``index``."""
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**53 - 1 else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def leaf_document(*, index: int, integrated_at: str, record: AuditRecord) -> dict[str, Any]:
+    """The whole leaf document for ``record`` sequenced at ``index``; ``integrated_at`` is the
+    ISO 8601 form of the sequencing time (formatted once per batch by the caller)."""
     return {
         "v": ENTRY_VERSION,
         "index": index,
-        "integrated_at": integrated_at.isoformat(),
+        "integrated_at": integrated_at,
         "event": record.event_document(),
     }
 
 
-def leaf_entry(*, index: int, integrated_at: datetime, record: AuditRecord) -> bytes:
+def leaf_entry(*, index: int, integrated_at: str, record: AuditRecord) -> bytes:
     """Canonical JSON bytes of :func:`leaf_document` (the bytes that are leaf-hashed)."""
-    return canonical_json(leaf_document(index=index, integrated_at=integrated_at, record=record))
+    # details were checked when the record was built; every other field is a str, int or None.
+    return encode_checked(leaf_document(index=index, integrated_at=integrated_at, record=record))

@@ -10,7 +10,7 @@ ALGORITHM_TAG = b"\xffSM2"
 
 
 def _key_id(name: str, public_key: SM2PublicKey) -> bytes:
-    return sm3_digest(name.encode("utf-8") + b"\n" + ALGORITHM_TAG + public_key.to_pem())[:4]
+    return sm3_digest(name.encode("utf-8") + b"\n" + ALGORITHM_TAG + public_key.to_der())[:4]
 
 
 class SM2NoteVerifier:
@@ -76,6 +76,10 @@ class SM2NoteSigner:
     def public_key_pem(self) -> bytes:
         """PEM of the public key (publish it so auditors can verify checkpoints)."""
         return self._private_key.public_key().to_pem()
+
+    def private_key_pem(self) -> bytes:
+        """PEM of the private key (to persist it; keep it secret)."""
+        return self._private_key.to_pem()
 
     def sign(self, message: bytes) -> bytes:
         """SM2 signature over ``message``."""

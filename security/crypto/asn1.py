@@ -65,8 +65,10 @@ def sequence(*items: bytes) -> bytes:
 def oid(dotted: str) -> bytes:
     """Encode an OBJECT IDENTIFIER given in dotted form, e.g. ``1.2.156.10197.1.301``."""
     arcs = [int(a) for a in dotted.split(".")]
-    body = bytearray([40 * arcs[0] + arcs[1]])
-    for arc in arcs[2:]:
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
+        raise DerError(f"invalid OBJECT IDENTIFIER {dotted!r}")
+    body = bytearray()
+    for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
         arc >>= 7
         while arc:

@@ -49,7 +49,7 @@ class AhoCorasickRsMatcher:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """All occurrences as ``(term_index, start, end)``."""
-        return self._automaton.find_matches_as_indexes(text, overlapping=True)  # type: ignore[no-any-return]
+        return self._automaton.find_matches_as_indexes(text, overlapping=True)
 
 
 class PyAhoCorasickMatcher:
@@ -88,7 +88,9 @@ def build_matcher(terms: Sequence[str], *, backend: str = DEFAULT_BACKEND) -> Ke
     try:
         factory = BACKENDS[backend]
     except KeyError:
-        raise ValueError(f"unknown keyword backend {backend!r}; known: {', '.join(sorted(BACKENDS))}") from None
+        raise ValueError(
+            f"unknown keyword backend {backend!r}; known: {', '.join(sorted(BACKENDS))}"
+        ) from None
     seen: set[str] = set()
     for index, term in enumerate(terms):
         if not term:

@@ -14,14 +14,14 @@ validated, not just pattern-matched:
 * e-mail: a dotted domain with an alphabetic top-level label.
 
 :func:`detect` runs them all and drops lower-ranked spans that overlap a higher-ranked one
-(ID > bank card > mobile > e-mail), so an 18-digit ID that happens to pass Luhn is not also
-reported as a card. :mod:`security.masking` reuses these detectors.
+(ID > mobile > bank card > e-mail), so an 18-digit ID or an ``86``-prefixed mobile that happens
+to pass Luhn is not also reported as a card. :mod:`security.masking` reuses these detectors.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -58,7 +58,8 @@ _ID_RE = re.compile(r"(?<![0-9a-z])(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9xX])(?![0-9
 _MOBILE_RE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 _CARD_RE = re.compile(r"(?<![\d-])(?:\d{13,19}|\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,3})?)(?![\d-])")
 _EMAIL_RE = re.compile(
-    r"(?<![\w.%+-])[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w])",
+    r"(?<![a-z0-9._%+-])[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+    r"(?![a-z0-9-])",
     re.IGNORECASE,
 )
 _DIGITS_ONLY = re.compile(r"\D")
@@ -98,46 +99,74 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def detect_china_id(text: str) -> list[PiiSpan]:
-    """Resident IDs in ``text`` that pass :func:`china_id_valid`."""
+# A maximal run of digits, spaces and hyphens (optionally after "+", optionally ending in
+# an ID's check letter): every numeric item lies inside one, so the detailed patterns only
+# run there instead of at every position of the text.
+_NUMERIC_REGION = re.compile(r"[+\d][\d -]{9,}\d[xX]?")
+_MIN_NUMERIC_DIGITS = 11
+Regions = list[tuple[int, int]]
+
+
+def numeric_regions(text: str) -> Regions:
+    """``(start, end)`` of the runs of ``text`` that may hold an ID, mobile or card number."""
+    regions = []
+    for match in _NUMERIC_REGION.finditer(text):
+        if sum(ch.isdigit() for ch in match.group()) >= _MIN_NUMERIC_DIGITS:
+            # one more character so the patterns' look-ahead sees what follows the run
+            regions.append((match.start(), min(match.end() + 1, len(text))))
+    return regions
+
+
+def _finditer(pattern: re.Pattern[str], text: str, regions: Regions | None) -> Iterator[re.Match[str]]:
+    if regions is None:
+        yield from pattern.finditer(text)
+        return
+    for start, end in regions:
+        yield from pattern.finditer(text, start, end)
+
+
+def detect_china_id(text: str, regions: Regions | None = None) -> list[PiiSpan]:
+    """Resident IDs in ``text`` that pass :func:`china_id_valid` (only inside ``regions`` if given)."""
     spans = []
-    for match in _ID_RE.finditer(text):
+    for match in _finditer(_ID_RE, text, regions):
         value = "".join(match.groups()).upper()
         if china_id_valid(value):
             spans.append(PiiSpan(PiiKind.CHINA_ID, match.start(), match.end(), value))
     return spans
 
 
-def detect_mobile(text: str) -> list[PiiSpan]:
+def detect_mobile(text: str, regions: Regions | None = None) -> list[PiiSpan]:
     """Mainland mobile numbers in ``text``; ``value`` is the 11-digit national number."""
     return [
         PiiSpan(PiiKind.MOBILE, match.start(), match.end(), "".join(match.groups()))
-        for match in _MOBILE_RE.finditer(text)
+        for match in _finditer(_MOBILE_RE, text, regions)
     ]
 
 
-def detect_bank_card(text: str) -> list[PiiSpan]:
+def detect_bank_card(text: str, regions: Regions | None = None) -> list[PiiSpan]:
     """Card numbers (13–19 digits, Luhn-valid) in ``text``; ``value`` is the bare digits."""
     spans = []
-    for match in _CARD_RE.finditer(text):
+    for match in _finditer(_CARD_RE, text, regions):
         digits = _DIGITS_ONLY.sub("", match.group(0))
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             spans.append(PiiSpan(PiiKind.BANK_CARD, match.start(), match.end(), digits))
     return spans
 
 
-def detect_email(text: str) -> list[PiiSpan]:
-    """E-mail addresses in ``text``; ``value`` is the address lower-cased."""
+def detect_email(text: str, regions: Regions | None = None) -> list[PiiSpan]:
+    """E-mail addresses in ``text``; ``value`` is the address lower-cased (``regions`` is unused)."""
+    if "@" not in text:
+        return []
     return [
         PiiSpan(PiiKind.EMAIL, match.start(), match.end(), match.group(0).lower())
         for match in _EMAIL_RE.finditer(text)
     ]
 
 
-DETECTORS: dict[PiiKind, Callable[[str], list[PiiSpan]]] = {
+DETECTORS: dict[PiiKind, Callable[[str, Regions | None], list[PiiSpan]]] = {
     PiiKind.CHINA_ID: detect_china_id,
-    PiiKind.BANK_CARD: detect_bank_card,
     PiiKind.MOBILE: detect_mobile,
+    PiiKind.BANK_CARD: detect_bank_card,
     PiiKind.EMAIL: detect_email,
 }
 """Every detector, in rank order: earlier kinds win overlaps in :func:`detect`."""
@@ -146,11 +175,12 @@ DETECTORS: dict[PiiKind, Callable[[str], list[PiiSpan]]] = {
 def detect(text: str, kinds: Iterable[PiiKind] | None = None) -> list[PiiSpan]:
     """Run the detectors for ``kinds`` (all by default); non-overlapping spans sorted by start."""
     wanted = set(DETECTORS) if kinds is None else {PiiKind(kind) for kind in kinds}
+    regions = numeric_regions(text) if wanted - {PiiKind.EMAIL} else []
     kept: list[PiiSpan] = []
     for kind, detector in DETECTORS.items():
         if kind not in wanted:
             continue
-        for span in detector(text):
+        for span in detector(text, regions):
             if all(span.end <= other.start or span.start >= other.end for other in kept):
                 kept.append(span)
     return sorted(kept, key=lambda span: span.start)

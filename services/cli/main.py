@@ -29,7 +29,14 @@ app = typer.Typer(
 app.add_typer(admin_app, name="admin")
 
 # (module path, attribute, group name or None to merge the group's commands at top level)
-AREA_GROUPS: tuple[tuple[str, str, str | None], ...] = ()
+AREA_GROUPS: tuple[tuple[str, str, str | None], ...] = (
+    ("services.assessment.cli", "app", None),
+    ("security.cli", "app", None),
+    ("security.auditlog.cli", "app", "audit"),
+    ("security.safety.cli", "app", "safety"),
+    ("benchmarks.cli", "app", "bench"),
+    ("scheduler.cli", "app", "sched"),
+)
 
 
 def _mount_areas() -> None:

@@ -33,6 +33,7 @@ class ProbeTenant:
         self.project_id = ""
         self.tokens: dict[str, str] = {}
         self.key_ids: dict[str, str] = {}
+        self.created_request_id = ""
 
     async def create(self, *roles: str) -> ProbeTenant:
         """Create the tenant and its members through the API; raises ProbeFailure on any refusal."""
@@ -40,6 +41,7 @@ class ProbeTenant:
         created = await ctx.post("/v1/tenants", json={"name": self.name})
         ctx.require(created.status_code == 201, f"creating a tenant answered {created.status_code}")
         self.id = _body(created)["id"]
+        self.created_request_id = created.headers.get("x-request-id", "")
         dep = await ctx.post(f"/v1/tenants/{self.id}/departments", json={"name": "probe-dept"})
         ctx.require(dep.status_code == 201, f"creating a department answered {dep.status_code}")
         self.department_id = _body(dep)["id"]

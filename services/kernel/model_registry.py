@@ -14,6 +14,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "services.kernel.identity",
     "services.kernel.audit",
     "services.quotas.models",
+    "scheduler.service.models",
+    "services.assessment.models",
+    "security.auditlog.models",
+    "security.kms.models",
 )
 
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         description="If set and the file exists, its content is the bootstrap admin key; "
         "if set and missing, the generated key is written there (mode 0600) instead of printed.",
     )
+    data_dir: Path = Field(
+        default=REPO_ROOT / "var",
+        description="Where generated local state lives (SQLite file, development keys, task logs)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -41,6 +45,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     redis_url: str | None = None
     demo: bool = False
+    assessment_attestations: Path | None = Field(
+        default=None, description="Operator attestation YAML read by assessment runs started over the API"
+    )
+    assessment_results_dir: Path | None = Field(
+        default=None, description="Folder of benchmark result JSON files read by assessment runs"
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")

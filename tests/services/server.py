@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -35,6 +36,8 @@ def stic_up(
         "STIC_SECRET_KEY": secret,
         "STIC_ENVIRONMENT": "test",
         "STIC_BOOTSTRAP_KEY_FILE": str(key_file),
+        "STIC_DATA_DIR": str(key_file.parent),
+        "STIC_KMS_ROOT_KEY": secrets.token_hex(32),
     }
     log_path = key_file.parent / f"stic-up-{port}.log"
     with log_path.open("wb") as log:

@@ -12,6 +12,7 @@ Modality is read from the first modal verb of a clause: 应/需 → mandatory, �
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,16 @@ def modality_of(text: str) -> str | None:
             return "recommended"
         return "optional"
     return None
+
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STANDARD_DIR_ENV = "STIC_STANDARD_DIR"
+
+
+def default_standard_dir() -> Path:
+    """``$STIC_STANDARD_DIR`` if set, else ``shared/standard`` beside the repository root."""
+    configured = os.environ.get(STANDARD_DIR_ENV)
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "standard"
 
 
 def find_standard_file(search_dir: Path) -> Path:

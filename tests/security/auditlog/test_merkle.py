@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from security.auditlog import merkle
-from security.crypto.sm3 import sm3_digest as sm3
+from security.crypto import sm3_digest as sm3
 
 
 def leaves(n: int) -> list[bytes]:

@@ -65,14 +65,18 @@ class GmsslBackend:
             return self._point(self._math._convert_jacb_to_nor(self._math._double_point(self._hex_point(p1))))
         if p1[0] == p2[0]:
             raise CryptoError("gmssl point arithmetic reached the point at infinity")
-        return self._point(self._math._convert_jacb_to_nor(self._math._add_point(self._hex_point(p1), self._hex_point(p2))))
+        return self._point(
+            self._math._convert_jacb_to_nor(self._math._add_point(self._hex_point(p1), self._hex_point(p2)))
+        )
 
     def _nonce(self) -> int:
         return secrets.randbelow(self.curve.n - 1) + 1
 
     def load_private(self, d: int, public: Point) -> Any:
         """Return a ``CryptSM2`` bound to ``d`` (the public part is kept for completeness)."""
-        return CryptSM2(private_key=self._fmt % d, public_key=self._hex_point(public), ecc_table=self._table, mode=1)
+        return CryptSM2(
+            private_key=self._fmt % d, public_key=self._hex_point(public), ecc_table=self._table, mode=1
+        )
 
     def load_public(self, public: Point) -> Any:
         """Return a ``CryptSM2`` bound to the public point."""

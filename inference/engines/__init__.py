@@ -1,0 +1,1 @@
+"""Inference engines: how replicas of a model start, stop, and are called (see ``base.py``)."""

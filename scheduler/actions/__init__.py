@@ -1,0 +1,1 @@
+"""Scheduler actions, run in the order the config gives (see :mod:`scheduler.registry`)."""

@@ -1,0 +1,1 @@
+"""Executors turn placements into running work (local processes, Ray placement groups)."""

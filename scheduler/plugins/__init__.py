@@ -1,0 +1,1 @@
+"""Scheduler plugins; each registers callbacks on a session (see :mod:`scheduler.registry`)."""

@@ -1,0 +1,1 @@
+"""Fault tolerance: pure failure detectors and recovery policies (no I/O)."""

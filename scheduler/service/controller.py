@@ -1,0 +1,275 @@
+"""The scheduling loop of the service: monitor → schedule → launch → stop → release, every tick.
+
+One asyncio task runs :meth:`Controller.run`. A submission, a node change or a lifecycle call
+wakes it at once (:meth:`Controller.wake`); otherwise it ticks every ``tick_s`` and runs a
+scheduling cycle every ``cycle_s`` or when something changed. Every step is its own
+transaction; a step that loses an optimistic-concurrency race (the API changed the job) is
+rolled back and redone on the next tick. Placements are committed before any launch, and a
+launch is keyed by (task, attempt), so a restarted service never places or starts a task twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from scheduler import Scheduler
+from scheduler.executors.base import Executor, Phase, TaskKey
+from scheduler.model import JobEvent, JobState
+from scheduler.model.state import TERMINAL
+from scheduler.service.cycle import run_cycle, tasks_by_job, unfinished_jobs
+from scheduler.service.jobs import add_event, apply_event
+from scheduler.service.launching import build_launches
+from scheduler.service.models import JobRow, NodeRow, TaskRow
+from scheduler.service.monitor import Monitor, MonitorResult
+from scheduler.service.options import SchedulerOptions
+from services.kernel.auth import Principal
+from services.kernel.db import Database, utcnow
+from services.quotas import service as quotas
+
+log = logging.getLogger("stic.scheduler")
+
+
+class Controller:
+    """Owns the executor and drives jobs from placement to completion (see module docs)."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        executor: Executor,
+        scheduler: Scheduler,
+        options: SchedulerOptions,
+        system: Principal,
+        local_node: str,
+    ) -> None:
+        self.database = database
+        self.executor = executor
+        self.scheduler = scheduler
+        self.options = options
+        self.system = system
+        self.local_node = local_node
+        self.monitor = Monitor(executor, options, started_at=utcnow())
+        self.cycles = 0
+        self._wake = asyncio.Event()
+        self._dirty = True
+        self._last_cycle = 0.0
+        self._last_beat = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def work_dir(self) -> Path:
+        """Root of job folders and checkpoints."""
+        return self.options.work_dir
+
+    def wake(self) -> None:
+        """Run a full tick (with a scheduling cycle) as soon as possible."""
+        self._dirty = True
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the loop as a background task."""
+        self._task = asyncio.create_task(self.run(), name="stic-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the loop (tasks keep running; the executor is closed)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.executor.close()
+
+    async def run(self) -> None:
+        """Tick until cancelled; errors are logged and the loop goes on."""
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler tick failed")
+                self._dirty = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.options.tick_s)
+            self._wake.clear()
+
+    async def tick(self) -> None:
+        """One pass of every step."""
+        await self._step(self._heartbeat)
+        result = MonitorResult()
+
+        async def monitor(session: AsyncSession) -> None:
+            nonlocal result
+            result = await self.monitor.run(session, utcnow())
+
+        if await self._step(monitor):
+            await self._stop_keys(result.to_stop)
+            if result.changed:
+                self._dirty = True
+        if self._dirty or time.monotonic() - self._last_cycle >= self.options.cycle_s:
+            self._dirty = False
+            self._last_cycle = time.monotonic()
+            if not await self._step(self._cycle):
+                self._dirty = True
+        await self._launch()
+        await self._stop_released()
+        await self._release_quotas()
+
+    async def _step(self, work: object) -> bool:
+        """Run ``work(session)`` in one transaction; False when it lost a race (rolled back)."""
+        async with self.database.sessionmaker() as session:
+            try:
+                await work(session)  # type: ignore[operator]
+                await session.commit()
+                return True
+            except (StaleDataError, OperationalError) as exc:
+                await session.rollback()
+                log.info("scheduler step retried", extra={"reason": type(exc).__name__})
+                return False
+
+    async def _heartbeat(self, session: AsyncSession) -> None:
+        if time.monotonic() - self._last_beat < self.options.node_heartbeat_s:
+            return
+        self._last_beat = time.monotonic()
+        row = (
+            await session.execute(select(NodeRow).where(NodeRow.name == self.local_node))
+        ).scalar_one_or_none()
+        if row is not None:
+            row.heartbeat_at = utcnow()
+
+    async def _cycle(self, session: AsyncSession) -> None:
+        stats = await run_cycle(session, self.scheduler, now=utcnow())
+        self.cycles += 1
+        if stats.placed or stats.evicted:
+            log.info("scheduling cycle", extra={"placed": stats.placed, "evicted": stats.evicted})
+
+    async def _launch(self) -> None:
+        """Mark placed tasks as launched (committed first), then hand them to the executor."""
+        now = utcnow()
+        batches: list[tuple[JobRow, list[TaskRow], list[TaskRow], dict[str, NodeRow]]] = []
+
+        async def mark(session: AsyncSession) -> None:
+            nodes = {n.name: n for n in (await session.execute(select(NodeRow))).scalars()}
+            active = (JobState.SCHEDULED.value, JobState.RUNNING.value)
+            jobs = [j for j in await unfinished_jobs(session) if j.state in active]
+            tasks = await tasks_by_job(session, [j.id for j in jobs])
+            for job in jobs:
+                ready = [
+                    t
+                    for t in tasks[job.id]
+                    if t.state in ("placed", "backoff") and (t.not_before is None or t.not_before <= now)
+                ]
+                if not ready:
+                    continue
+                for task in ready:
+                    task.state, task.started_at, task.not_before = "running", now, None
+                    add_event(
+                        session, job, "started", f"attempt {task.attempt} on {task.node}", task=task.name
+                    )
+                if job.state == JobState.SCHEDULED.value:
+                    apply_event(session, job, JobEvent.START, f"{len(ready)} task(s) launched")
+                    job.started_once = True
+                job.updated_at = now  # bumps the version: a concurrent suspend/delete wins
+                placed = [t for t in tasks[job.id] if t.node is not None]
+                batches.append((job, placed, ready, nodes))
+
+        if not await self._step(mark):
+            self._dirty = True
+            return
+        for job, placed, ready, nodes in batches:
+            launches = build_launches(job, placed, ready, nodes, self.work_dir)
+            try:
+                await self.executor.launch(launches)
+            except Exception:
+                log.exception("launch failed", extra={"job_id": job.id})
+
+    async def relaunch_unknown(self) -> None:
+        """After a restart: launch tasks marked running that the executor has no trace of."""
+        async with self.database.sessionmaker() as session:
+            nodes = {n.name: n for n in (await session.execute(select(NodeRow))).scalars()}
+            jobs = [j for j in await unfinished_jobs(session) if j.state == JobState.RUNNING.value]
+            tasks = await tasks_by_job(session, [j.id for j in jobs])
+            for job in jobs:
+                unknown = []
+                for task in tasks[job.id]:
+                    if task.state != "running":
+                        continue
+                    status = await self.executor.status(TaskKey(task.id, task.attempt))
+                    if status.phase is Phase.UNKNOWN:
+                        unknown.append(task)
+                if unknown:
+                    placed = [t for t in tasks[job.id] if t.node is not None]
+                    await self.executor.launch(build_launches(job, placed, unknown, nodes, self.work_dir))
+
+    async def _stop_keys(self, keys: list[TaskKey]) -> None:
+        for key in keys:
+            try:
+                await self.executor.stop(key)
+            except Exception:
+                log.exception("stop failed", extra={"task_id": key.task_id})
+
+    async def _stop_released(self) -> None:
+        """Stop tasks marked ``stopping`` (suspend, delete, eviction) and free their placement."""
+        async with self.database.sessionmaker() as session:
+            rows = list((await session.execute(select(TaskRow).where(TaskRow.state == "stopping"))).scalars())
+            keys = [(t.id, TaskKey(t.id, t.attempt)) for t in rows]
+        if not keys:
+            return
+        await self._stop_keys([k for _, k in keys])
+
+        async def done(session: AsyncSession) -> None:
+            for task_id, key in keys:
+                task = await session.get(TaskRow, task_id)
+                if task is None or task.state != "stopping" or task.attempt != key.attempt:
+                    continue
+                job = await session.get(JobRow, task.job_id)
+                task.node, task.devices, task.finished_at = None, [], utcnow()
+                task.state = "stopped" if job is None or JobState(job.state) in TERMINAL else "pending"
+                if task.state == "pending":
+                    task.attempt += 1
+                    task.started_at = None
+                if job is not None:
+                    add_event(session, job, "stopped", f"attempt {key.attempt} stopped", task=task.name)
+
+        await self._step(done)
+        self._dirty = True
+
+    async def _release_quotas(self) -> None:
+        """Give back the quota (and gang resources) of finished jobs once none of their tasks runs."""
+        async with self.database.sessionmaker() as session:
+            states = [s.value for s in TERMINAL]
+            query = select(JobRow).where(JobRow.state.in_(states), JobRow.quota_released.is_(False))
+            jobs = list((await session.execute(query)).scalars())
+            for job in jobs:
+                busy = (
+                    await session.execute(
+                        select(TaskRow.id).where(
+                            TaskRow.job_id == job.id, TaskRow.state.in_(("running", "stopping"))
+                        )
+                    )
+                ).first()
+                if busy is not None:
+                    continue
+                await self.executor.release(job.id)
+                if job.reservation_id is not None:
+                    await quotas.release(
+                        session=session,
+                        principal=self.system,
+                        tenant_id=job.tenant_id,
+                        reservation_id=job.reservation_id,
+                    )
+                job.quota_released = True
+                add_event(session, job, "quota", "reservation released")
+                try:
+                    await session.commit()
+                except StaleDataError:
+                    await session.rollback()  # changed meanwhile; the release is idempotent: next tick
+                    return

@@ -1,0 +1,1 @@
+"""Discrete-event simulator and trace replay driving the same :class:`~scheduler.Scheduler`."""

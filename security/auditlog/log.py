@@ -1,0 +1,318 @@
+"""The sequencer: durable, batched appends to the Merkle audit log, and periodic checkpoints.
+
+One :class:`AuditLog` per log database is the only writer (like Trillian's sequencer or a
+Tessera personality). Callers ``await append(record)``; a single background task collects
+records for up to ``batch_wait`` seconds or ``batch_max`` records, assigns consecutive
+indexes, hashes the leaves, and writes leaves and completed tile nodes in one transaction
+(a multi-row insert). Only after the commit does it advance the in-memory compact tree and
+resolve the callers' futures, so a returned :class:`Appended` is durable. On SQLite the
+writer's connections use ``PRAGMA synchronous=FULL`` (fsync at every commit) unless told
+otherwise.
+
+A checkpoint is signed after ``checkpoint_every`` new leaves, or ``checkpoint_interval``
+seconds after the last one if the tree grew, and on :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from security.auditlog import merkle, store
+from security.auditlog.bulk import write_batch
+from security.auditlog.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from security.auditlog.models import AuditLogCheckpoint
+from security.auditlog.records import AuditRecord, leaf_entry
+from services.kernel.db import Database, utcnow
+
+log = logging.getLogger("stic.auditlog")
+
+
+class AuditLogClosed(RuntimeError):
+    """``append`` was called on a log that is not started or already closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where a record landed: its leaf index and leaf hash (durable once returned)."""
+
+    index: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """Tunables of the sequencer; see the module docstring."""
+
+    origin: str = "stic.audit/v1"
+    batch_max: int = 2000
+    batch_wait: float = 0.002
+    checkpoint_every: int = 10_000
+    checkpoint_interval: float = 60.0
+    sqlite_synchronous_full: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_max < 1:
+            raise ValueError("batch_max must be >= 1")
+        if self.batch_wait < 0:
+            raise ValueError("batch_wait must be >= 0")
+        if self.checkpoint_every < 1 or self.checkpoint_interval <= 0:
+            raise ValueError("checkpoint_every must be >= 1 and checkpoint_interval > 0")
+
+
+_Pending = tuple[AuditRecord, "asyncio.Future[Appended]"]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A sequenced batch ready to write; ``tree`` is the tree once it is committed."""
+
+    pending: list[_Pending]
+    tree: merkle.CompactTree
+    entries: list[tuple[object, ...]]
+    nodes: list[tuple[int, int, bytes]]
+    results: list[Appended]
+
+
+class AuditLog:
+    """Single-writer Merkle audit log over a :class:`Database` (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        signer: NoteSigner | None,
+        config: LogConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._database = database
+        self._signer = signer
+        self.config = config or LogConfig()
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._tree = merkle.CompactTree()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._checkpointed_size = 0
+        self._checkpointed_at = time.monotonic()
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def size(self) -> int:
+        """Number of durable leaves."""
+        return self._tree.size
+
+    @property
+    def root(self) -> bytes:
+        """Root hash of the durable tree."""
+        return self._tree.root()
+
+    @property
+    def signer(self) -> NoteSigner | None:
+        """The checkpoint signer (None: no checkpoints are signed)."""
+        return self._signer
+
+    async def start(self) -> None:
+        """Load the committed tree and start the writer task (idempotent)."""
+        if self._task is not None:
+            return
+        await self._resync()
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="stic-auditlog-writer")
+
+    async def close(self) -> None:
+        """Flush queued records, sign a final checkpoint if the tree grew, stop the writer."""
+        if self._task is None:
+            return
+        self._closing = True
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._signer is not None and self._tree.size > self._checkpointed_size:
+            await self.checkpoint()
+
+    async def append(self, record: AuditRecord) -> Appended:
+        """Queue ``record`` and wait until it is committed; raises if the write failed."""
+        if self._task is None or self._closing:
+            raise AuditLogClosed("audit log is not running")
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((record, future))
+        return await future
+
+    async def append_many(self, records: Sequence[AuditRecord]) -> list[Appended]:
+        """Append several records concurrently (they may share batches); results in order."""
+        return list(await asyncio.gather(*(self.append(r) for r in records)))
+
+    async def checkpoint(self) -> Checkpoint:
+        """Sign and store a checkpoint of the current durable tree now; returns it.
+
+        Returns the existing checkpoint unchanged when one already covers this size.
+        """
+        if self._signer is None:
+            raise RuntimeError("this audit log has no checkpoint signer")
+        async with self._write_lock:
+            size, root = self._tree.size, self._tree.root()
+            async with self._database.sessionmaker() as session:
+                existing = await store.checkpoint_at(session, size=size)
+                if existing is not None:
+                    return Checkpoint(
+                        origin=self.config.origin, size=size, root=existing.root_hash, time=existing.signed_at
+                    )
+                checkpoint = Checkpoint(origin=self.config.origin, size=size, root=root, time=self._clock())
+                session.add(
+                    AuditLogCheckpoint(
+                        size=size,
+                        root_hash=root,
+                        signed_at=checkpoint.time,
+                        key_name=self._signer.name,
+                        key_fingerprint=self._signer.fingerprint,
+                        note=sign_checkpoint(checkpoint, self._signer),
+                    )
+                )
+                await session.commit()
+            self._checkpointed_size = size
+            self._checkpointed_at = time.monotonic()
+            return checkpoint
+
+    async def _resync(self) -> None:
+        async with self._database.sessionmaker() as session:
+            self._tree = await store.load_tree(session)
+            latest = await store.latest_checkpoint(session)
+        self._checkpointed_size = latest.size if latest is not None else 0
+        self._checkpointed_at = time.monotonic()
+
+    async def _next_batch(self) -> list[_Pending] | None:
+        timeout = None
+        if self._signer is not None:
+            # Wake up to sign a time-based checkpoint even when no record arrives.
+            timeout = max(0.0, self.config.checkpoint_interval - (time.monotonic() - self._checkpointed_at))
+        try:
+            first = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+        batch = [first]
+        self._drain(batch)
+        if len(batch) < self.config.batch_max and self.config.batch_wait > 0:
+            await asyncio.sleep(self.config.batch_wait)
+            self._drain(batch)
+        return batch
+
+    def _drain(self, batch: list[_Pending]) -> None:
+        while len(batch) < self.config.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                return
+
+    async def _run(self) -> None:
+        # Two-stage pipeline: while batch k is being written, batch k+1 is collected and hashed
+        # on a speculative copy of the tree; writes themselves stay strictly sequential.
+        writing: asyncio.Task[bool] | None = None
+        speculative = self._tree.copy()
+        try:
+            while True:
+                batch = await self._next_batch()
+                prepared = self._prepare(batch, speculative) if batch is not None else None
+                if writing is not None:
+                    succeeded = await writing
+                    writing = None
+                    if not succeeded:
+                        await self._resync_quietly()
+                        speculative = self._tree.copy()
+                        if prepared is not None:
+                            prepared = self._prepare(prepared.pending, speculative)
+                if prepared is not None:
+                    writing = asyncio.create_task(self._write(prepared))
+                elif self._checkpoint_due():
+                    # Timer wake-up; takes the write lock, so it signs the tree as of the last commit.
+                    await self._checkpoint_quietly()
+        finally:
+            if writing is not None and not writing.done():
+                await asyncio.shield(writing)
+
+    async def _resync_quietly(self) -> None:
+        """Reload the committed tree after a failed write; on failure keep the in-memory one
+        (it only ever advances on commit, so it is still a committed state)."""
+        try:
+            await self._resync()
+        except Exception:
+            log.exception("reloading the audit tree failed; continuing with the last committed state")
+
+    async def _checkpoint_quietly(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("signing an audit checkpoint failed")
+
+    def _checkpoint_due(self) -> bool:
+        if self._signer is None or self._tree.size == self._checkpointed_size:
+            return False
+        grown = self._tree.size - self._checkpointed_size
+        elapsed = time.monotonic() - self._checkpointed_at
+        return grown >= self.config.checkpoint_every or elapsed >= self.config.checkpoint_interval
+
+    def _prepare(self, pending: list[_Pending], tree: merkle.CompactTree) -> _Prepared:
+        """Sequence ``pending`` onto ``tree`` (mutated); nothing is written yet."""
+        integrated_at = self._clock()
+        integrated_iso = integrated_at.isoformat()
+        entries: list[tuple[object, ...]] = []
+        nodes: list[tuple[int, int, bytes]] = []
+        results: list[Appended] = []
+        for record, _future in pending:
+            index = tree.size
+            entry = leaf_entry(index=index, integrated_at=integrated_iso, record=record)
+            digest = merkle.leaf_hash(entry)
+            for level, node_index, value in tree.append(digest):
+                if store.is_stored_level(level):
+                    nodes.append((level, node_index, value))
+            entries.append(
+                (
+                    index,
+                    digest,
+                    entry,
+                    integrated_at,
+                    record.time,
+                    record.category,
+                    record.action,
+                    record.service,
+                    record.tenant_id,
+                    record.principal_id,
+                    record.tool,
+                    record.decision,
+                )
+            )
+            results.append(Appended(index=index, leaf_hash=digest))
+        return _Prepared(pending=pending, tree=tree.copy(), entries=entries, nodes=nodes, results=results)
+
+    async def _write(self, prepared: _Prepared) -> bool:
+        """Commit ``prepared``; resolve or fail its callers. True on success."""
+        try:
+            async with self._write_lock, self._database.engine.connect() as conn:
+                await write_batch(
+                    conn,
+                    entries=prepared.entries,
+                    nodes=prepared.nodes,
+                    sqlite_fsync=self.config.sqlite_synchronous_full,
+                )
+                self._tree = prepared.tree
+        except Exception as exc:
+            log.exception("audit batch of %d records failed", len(prepared.pending))
+            for _record, future in prepared.pending:
+                if not future.done():
+                    future.set_exception(exc)
+                self._queue.task_done()
+            return False
+        for (_record, future), result in zip(prepared.pending, prepared.results, strict=True):
+            if not future.done():
+                future.set_result(result)
+            self._queue.task_done()
+        if self._checkpoint_due():
+            await self._checkpoint_quietly()
+        return True

@@ -1,0 +1,1 @@
+"""Supply-chain security: CycloneDX SBOM with a licence policy, SM2 signatures of artefacts."""
