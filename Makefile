@@ -9,6 +9,8 @@ PORT   ?= 8000
 
 .PHONY: run test install install-dev lint typecheck pytest browser clean
 
+include mk/vllm.mk
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -41,10 +43,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev browser
+# The inference tests start a real vLLM server (CPU build, its own virtualenv: see mk/vllm.mk).
+pytest: install-dev browser vllm-env
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -54,7 +54,15 @@ def _job_table(jobs: list[dict[str, Any]]) -> Table:
         for task in job["tasks"]:
             states[task["state"]] = states.get(task["state"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-        table.add_row(job["id"], job["name"], job["type"], job["queue"], job["state"], summary, "; ".join(job["reasons"])[:120])
+        table.add_row(
+            job["id"],
+            job["name"],
+            job["type"],
+            job["queue"],
+            job["state"],
+            summary,
+            "; ".join(job["reasons"])[:120],
+        )
     return table
 
 
@@ -70,7 +78,9 @@ def submit(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Job spec (YAML or JSON)")],
     url: Url = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
-    project: Annotated[str | None, typer.Option("--project", help="Project id if the file names none")] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="Project id if the file names none")
+    ] = None,
     tenant: Tenant = None,
     fmt: Format = "table",
 ) -> None:
@@ -97,7 +107,13 @@ def list_jobs(
 
 
 @app.command()
-def get(job: JobArg, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = "", tenant: Tenant = None, fmt: Format = "table") -> None:
+def get(
+    job: JobArg,
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+    tenant: Tenant = None,
+    fmt: Format = "table",
+) -> None:
     """Show a job, its tasks and its events."""
 
     def work(c: SchedulerClient) -> dict[str, Any]:
@@ -110,9 +126,19 @@ def get(job: JobArg, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = "", t
         for column in ("task", "state", "node", "devices", "attempt", "exit", "simulated"):
             table.add_column(column)
         for t in data["tasks"]:
-            table.add_row(t["name"], t["state"], t["node"] or "-", str(t["devices"]), str(t["attempt"]), str(t["exit_code"]), str(t["simulated"]))
+            table.add_row(
+                t["name"],
+                t["state"],
+                t["node"] or "-",
+                str(t["devices"]),
+                str(t["attempt"]),
+                str(t["exit_code"]),
+                str(t["simulated"]),
+            )
         for event in data["events"][-15:]:
-            table.caption = (table.caption or "") + f"\n{event['time']} {event['kind']} {event['task'] or ''} {event['message']}"
+            table.caption = (
+                table.caption or ""
+            ) + f"\n{event['time']} {event['kind']} {event['task'] or ''} {event['message']}"
         return table
 
     _emit(_run(url, api_key, work), fmt, render)
@@ -137,7 +163,13 @@ def logs(
 
 
 def _action(verb: str) -> Any:
-    def command(job: JobArg, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = "", tenant: Tenant = None, fmt: Format = "table") -> None:
+    def command(
+        job: JobArg,
+        url: Url = "http://127.0.0.1:8000",
+        api_key: ApiKey = "",
+        tenant: Tenant = None,
+        fmt: Format = "table",
+    ) -> None:
         data = _run(url, api_key, lambda c: c.action(job, verb, tenant=tenant))
         _emit(data, fmt, lambda j: _job_table([j]))
 
@@ -151,7 +183,13 @@ app.command("resume")(_action("resume"))
 
 
 @app.command()
-def delete(job: JobArg, url: Url = "http://127.0.0.1:8000", api_key: ApiKey = "", tenant: Tenant = None, fmt: Format = "table") -> None:
+def delete(
+    job: JobArg,
+    url: Url = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+    tenant: Tenant = None,
+    fmt: Format = "table",
+) -> None:
     """Cancel (if unfinished) and delete a job."""
     _run(url, api_key, lambda c: c.delete(job, tenant=tenant))
     _emit({"deleted": job}, fmt, lambda d: f"deleted {d['deleted']}")

@@ -21,6 +21,7 @@ SERVICE_MODULES: dict[str, str] = {
     "assessment": "services.assessment.app",
     "audit": "services.audit.app",
     "kms": "services.kms.app",
+    "safety": "services.safety.app",
 }
 
 

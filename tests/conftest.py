@@ -108,7 +108,6 @@ def platform_settings(db: PlatformDB, **overrides: object) -> Settings:
 async def platform_app(platform_db: PlatformDB) -> AsyncIterator[FastAPI]:
     """The all-in-one app on ``platform_db``, started (lifespan entered)."""
     from services.allinone import create_app
-
     from services.kms.app import KmsSettings
 
     app = create_app(platform_settings(platform_db))

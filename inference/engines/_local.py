@@ -32,6 +32,8 @@ async def launch(
 
     On failure the process is stopped and :class:`~inference.engines.errors.EngineStartError` raised.
     """
+    if spec.api_key:
+        raise EngineConfigError(f"the {engine} engine takes no api_key (only the openai engine does)")
     port = spec.port or free_port(spec.host)
     root = f"http://{spec.host}:{port}"
     log_path = spec.log_path or log_dir / f"{engine}-{spec.served_model_name}-{port}.log"
@@ -52,7 +54,6 @@ async def launch(
         api_base=f"{root}/v1",
         health_url=f"{root}/health",
         metrics_url=f"{root}/metrics",
-        api_key=spec.api_key,
         process=process,
     )
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from inference.engines.errors import UpstreamResponse
+from inference.engines.http_client import OpenAIHTTPClient
 from inference.engines.process import ManagedProcess
 
 JSONBody = Mapping[str, Any]
@@ -24,7 +25,9 @@ JSONBody = Mapping[str, Any]
 class ReplicaSpec:
     """What to run. ``model`` is a local model directory (vllm, builtin) or the upstream's model name
     (openai). ``port=0`` picks a free port. ``url`` (the upstream API base, ending in ``/v1``) and
-    ``api_key`` are for the ``openai`` engine. ``startup_timeout_s=None`` takes the engine's default.
+    ``api_key`` are for the ``openai`` engine; local engines refuse an ``api_key`` (their replicas
+    take no key: the gateway in front of them authenticates). ``startup_timeout_s=None`` takes the
+    engine's default.
     """
 
     model: str
@@ -107,8 +110,6 @@ class Replica:
 
     def client(self, *, http: httpx.AsyncClient | None = None) -> EngineClient:
         """An :class:`EngineClient` for this replica; ``http`` is the seam for a shared pool or a fake."""
-        from inference.engines.http_client import OpenAIHTTPClient
-
         return OpenAIHTTPClient(api_base=self.api_base, api_key=self.api_key, http=http)
 
     async def check_health(self, *, http: httpx.AsyncClient | None = None, timeout_s: float = 5.0) -> bool:

@@ -38,10 +38,14 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._carriage = b""
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Parse ``chunk`` together with any earlier partial event; return the completed events."""
-        self._buffer += chunk.replace(b"\r\n", b"\n")
+        data = self._carriage + chunk
+        # A "\r" at the end may be the first half of a "\r\n" split across chunks.
+        self._carriage = b"\r" if data.endswith(b"\r") else b""
+        self._buffer += data.removesuffix(self._carriage).replace(b"\r\n", b"\n")
         events: list[SSEEvent] = []
         while b"\n\n" in self._buffer:
             block, self._buffer = self._buffer.split(b"\n\n", 1)
@@ -53,7 +57,7 @@ class SSEDecoder:
     @property
     def pending(self) -> bytes:
         """Bytes of an event not yet terminated by a blank line."""
-        return self._buffer
+        return self._buffer + self._carriage
 
 
 def _parse_block(block: str) -> SSEEvent | None:

@@ -45,13 +45,17 @@ class VLLMEngine:
             str(self.settings.vllm_max_model_len),
         ]
 
+    def environment(self) -> dict[str, str]:
+        """Variables added to the server's environment (KV-cache size of CPU builds, in GiB)."""
+        return {"VLLM_CPU_KVCACHE_SPACE": str(self.settings.vllm_cpu_kvcache_space_gib)}
+
     async def start(self, spec: ReplicaSpec) -> Replica:
         """Start vLLM and wait for ``/health`` (about 100-160 s on 2 CPU cores)."""
         return await launch(
             engine=self.name,
             spec=spec,
             argv=self.command(spec),
-            env={"VLLM_CPU_KVCACHE_SPACE": str(self.settings.vllm_cpu_kvcache_space_gib)},
+            env=self.environment(),
             log_dir=self.settings.engine_log_dir,
             timeout_s=spec.startup_timeout_s or self.settings.vllm_startup_timeout_s,
         )

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from transformers.utils import logging as transformers_logging
 
-from inference.tinymodel.builder import BuildResult, TinyModelDirError, build_from_spec
 from inference.tinymodel.spec import TinyLlamaSpec, TinyModelSpecError
+
+if TYPE_CHECKING:
+    from inference.tinymodel.builder import BuildResult
 
 app = typer.Typer(help="The project's tiny Llama model (built locally, no downloads).", no_args_is_help=True)
 console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Human text or one JSON object."""
 
     text = "text"
@@ -43,6 +44,11 @@ def build(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = OutputFormat.text,
 ) -> None:
     """Build the tiny model into OUT; a no-op when OUT already holds a build of the same spec."""
+    # torch and transformers load here, not at import: mounting this app must keep `stic` fast.
+    from transformers.utils import logging as transformers_logging
+
+    from inference.tinymodel.builder import TinyModelDirError, build_from_spec
+
     transformers_logging.disable_progress_bar()  # rich shows progress; tqdm's would interleave
     try:
         spec = TinyLlamaSpec(
@@ -63,7 +69,9 @@ def build(
         task = progress.add_task("train", total=steps, loss=float("nan"))
         try:
             result = build_from_spec(
-                out, spec=spec, on_step=lambda step, _total, loss: progress.update(task, completed=step, loss=loss)
+                out,
+                spec=spec,
+                on_step=lambda step, _total, loss: progress.update(task, completed=step, loss=loss),
             )
         except TinyModelDirError as exc:
             console.print(f"[red]error:[/red] {exc}")

@@ -28,9 +28,7 @@ class Corpus:
 
 
 def _read(name: str) -> str:
-    return (
-        resources.files("inference.tinymodel").joinpath("corpus").joinpath(name).read_text(encoding="utf-8")
-    )
+    return resources.files("inference.tinymodel").joinpath("texts").joinpath(name).read_text(encoding="utf-8")
 
 
 def _parse_chat(text: str) -> tuple[ChatPair, ...]:

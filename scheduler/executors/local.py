@@ -51,6 +51,11 @@ def _alive(pid: int, marker: str) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _proc_stat(pid: int) -> list[str]:
+    """Fields of ``/proc/<pid>/stat`` after the command name."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _time(value: object) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
 
@@ -149,7 +154,7 @@ class LocalExecutor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_grace_s
-        while time.monotonic() < deadline and self._running(key):
+        while time.monotonic() < deadline and self._running(key):  # noqa: ASYNC110 - polling another process
             await asyncio.sleep(0.05)
         if self._running(key):
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -186,13 +191,14 @@ class LocalExecutor:
         done = _read_json(state / "exit.json")
         runtime = None
         if isinstance(started, int | float):
-            end = done.get("time") if done and isinstance(done.get("time"), int | float) else time.time()
-            runtime = max(0.0, float(end) - float(started))
+            end_value = done.get("time") if done else None
+            end = float(end_value) if isinstance(end_value, int | float) else time.time()
+            runtime = max(0.0, end - float(started))
         child = pids.get("child")
         cpu = rss = None
         if isinstance(child, int) and done is None:
             with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = _proc_stat(child)
                 cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
                 rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         return TaskMetrics(cpu_seconds=cpu, rss_mib=rss, runtime_s=runtime)

@@ -30,25 +30,34 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 
 class _TaskActor:
-    """Runs one task attempt; ``terminate`` may be called while ``run`` blocks (2 threads)."""
+    """Runs one task attempt; ``terminate`` may be called while ``run`` blocks (2 threads).
+
+    A terminate that arrives before the task started makes ``run`` stop it as soon as it starts.
+    """
 
     def __init__(self) -> None:
         self.child: Any = None
+        self.stopped = False
 
     def run(self, state_dir: str, argv: list[str], env: dict[str, str], cwd: str) -> int:
         from scheduler.executors.runner import run
 
         def keep(child: Any) -> None:
             self.child = child
+            if self.stopped:
+                child.terminate()
 
+        if self.stopped:
+            return -15
         return run(Path(state_dir), argv, env=env, cwd=cwd, on_start=keep)
 
     def terminate(self) -> None:
+        self.stopped = True
         if self.child is not None and self.child.poll() is None:
             self.child.terminate()
 
 
-TaskActor = ray.remote(max_concurrency=2)(_TaskActor)
+TaskActor: Any = ray.remote(max_concurrency=2)(_TaskActor)  # type: ignore[call-overload]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -108,7 +117,7 @@ class RayExecutor:
             state.mkdir(parents=True, exist_ok=True)
             task.work_dir.mkdir(parents=True, exist_ok=True)
             strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=task.index)
-            actor = TaskActor.options(  # type: ignore[attr-defined]
+            actor = TaskActor.options(
                 num_cpus=max(task.cpu_milli, 1) / 1000, scheduling_strategy=strategy
             ).remote()
             ref = actor.run.remote(str(state), list(task.argv), dict(task.env), str(task.work_dir))
@@ -148,6 +157,7 @@ class RayExecutor:
         ready, _ = await asyncio.to_thread(ray.wait, [ref], timeout=self.stop_grace_s)
         if not ready:
             ray.kill(actor)
+            await asyncio.to_thread(ray.wait, [ref], timeout=self.stop_grace_s)
 
     async def release(self, gang: str) -> None:
         """Kill the gang's actors and remove its placement group."""
@@ -176,8 +186,9 @@ class RayExecutor:
         started = pids.get("time")
         if not isinstance(started, int | float):
             return TaskMetrics()
-        end = done.get("time") if done and isinstance(done.get("time"), int | float) else time.time()
-        return TaskMetrics(runtime_s=max(0.0, float(end) - float(started)))
+        end_value = done.get("time") if done else None
+        end = float(end_value) if isinstance(end_value, int | float) else time.time()
+        return TaskMetrics(runtime_s=max(0.0, end - float(started)))
 
     async def close(self) -> None:
         """Forget handles; the Ray cluster keeps running whatever it runs."""

@@ -21,7 +21,12 @@ class SchedulerClient:
     """Jobs, nodes and queues over HTTP. ``tenant_id`` defaults to the caller's own tenant."""
 
     def __init__(
-        self, base_url: str, api_key: str, *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -55,7 +60,9 @@ class SchedulerClient:
         """Submit a job spec (a ``JobCreate`` mapping)."""
         return dict(self._call("POST", self._jobs(tenant), json=spec))
 
-    def list_jobs(self, *, state: str | None = None, tenant: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, *, state: str | None = None, tenant: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Jobs of the tenant, newest first."""
         params: dict[str, Any] = {"limit": limit}
         if state:
@@ -80,7 +87,9 @@ class SchedulerClient:
         path = f"{self._jobs(tenant)}/{self.resolve(job, tenant=tenant)}/events"
         return list(self._call("GET", path, params={"limit": 500})["items"])
 
-    def logs(self, job: str, task: str, *, attempt: int | None = None, tenant: str | None = None) -> dict[str, Any]:
+    def logs(
+        self, job: str, task: str, *, attempt: int | None = None, tenant: str | None = None
+    ) -> dict[str, Any]:
         """The end of a task's output."""
         params = {} if attempt is None else {"attempt": attempt}
         path = f"{self._jobs(tenant)}/{self.resolve(job, tenant=tenant)}/tasks/{task}/logs"

@@ -64,6 +64,7 @@ class Controller:
         self._last_cycle = 0.0
         self._last_beat = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def work_dir(self) -> Path:
@@ -79,17 +80,22 @@ class Controller:
         """Start the loop as a background task."""
         self._task = asyncio.create_task(self.run(), name="stic-scheduler")
 
-    async def stop(self) -> None:
-        """Stop the loop (tasks keep running; the executor is closed)."""
+    async def stop(self, *, grace_s: float = 10.0) -> None:
+        """Stop the loop after its current tick (cancelled after ``grace_s``); tasks keep running."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace_s)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self.executor.close()
 
     async def run(self) -> None:
-        """Tick until cancelled; errors are logged and the loop goes on."""
-        while True:
+        """Tick until stopped; errors are logged and the loop goes on."""
+        while not self._stopping:
             try:
                 await self.tick()
             except asyncio.CancelledError:

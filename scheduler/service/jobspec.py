@@ -36,7 +36,7 @@ class AcceleratorsIn(StrictModel):
     """Per replica: ``count`` whole devices (exclusive) or a share of one device (shared)."""
 
     count: Annotated[int, Field(ge=1, le=64)] = 1
-    types: Annotated[list[TypeName], Field(max_length=16)] = []
+    types: Annotated[list[TypeName], Field(max_length=16)] = Field(default_factory=list)
     mode: SharingMode = SharingMode.EXCLUSIVE
     compute_milli: Annotated[int, Field(ge=1, le=1000)] = 1000
     memory_mib: Annotated[int, Field(ge=0, le=2**40)] = 0
@@ -51,9 +51,9 @@ class GroupIn(StrictModel):
     cpu_milli: Annotated[int, Field(ge=0, le=2**40)] = 1000
     memory_mib: Annotated[int, Field(ge=0, le=2**40)] = 512
     accelerators: AcceleratorsIn | None = None
-    architectures: Annotated[list[Arch], Field(max_length=3)] = []
+    architectures: Annotated[list[Arch], Field(max_length=3)] = Field(default_factory=list)
     command: Annotated[list[Arg], Field(min_length=1, max_length=256)]
-    env: Annotated[dict[EnvName, EnvValue], Field(max_length=128)] = {}
+    env: Annotated[dict[EnvName, EnvValue], Field(max_length=128)] = Field(default_factory=dict)
 
 
 class TopologyIn(StrictModel):

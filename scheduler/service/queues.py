@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.model import ModelError, Queue, QueueTree, Resources
+from scheduler.model.state import TERMINAL
 from scheduler.service import schemas
 from scheduler.service.inventory import load_inventory
 from scheduler.service.models import JobRow, QueueRow
 from scheduler.service.quota import accelerator_ceiling
-from scheduler.model.state import TERMINAL
 from services.kernel.auth import Principal
 from services.kernel.errors import BadRequest, Conflict
 from services.kernel.identity import Department, Project

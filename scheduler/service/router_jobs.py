@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.model import JobState

@@ -34,7 +34,9 @@ class AcceleratorSpec(StrictModel):
     compute_units: Annotated[int, Field(ge=1, le=100_000)]
     count: Annotated[int, Field(ge=1, le=64)]
     numa_nodes: Annotated[int, Field(ge=1, le=16)] = 1
-    unhealthy: Annotated[list[Annotated[int, Field(ge=0, le=63)]], Field(max_length=64)] = []
+    unhealthy: Annotated[list[Annotated[int, Field(ge=0, le=63)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
 
 
 class LinkSpec(StrictModel):
@@ -53,8 +55,8 @@ class NodeCreate(StrictModel):
     memory_mib: Positive
     arch: Arch = Arch.X86_64
     accelerators: AcceleratorSpec | None = None
-    links: Annotated[list[LinkSpec], Field(max_length=64)] = []
-    labels: Annotated[dict[LabelKey, FreeText], Field(max_length=32)] = {}
+    links: Annotated[list[LinkSpec], Field(max_length=64)] = Field(default_factory=list)
+    labels: Annotated[dict[LabelKey, FreeText], Field(max_length=32)] = Field(default_factory=dict)
     leaf: Name
     simulated: bool
 
@@ -70,7 +72,7 @@ class NodeHealthSet(StrictModel):
 
     status: HealthStatus = HealthStatus.HEALTHY
     slowdown: Annotated[float, Field(ge=1.0, le=1000.0)] = 1.0
-    reasons: Annotated[list[FreeText], Field(max_length=8)] = []
+    reasons: Annotated[list[FreeText], Field(max_length=8)] = Field(default_factory=list)
 
 
 class NodeOut(ResponseModel):
@@ -93,7 +95,7 @@ class NodeOut(ResponseModel):
     simulated: bool
     local: bool
     heartbeat_at: datetime | None
-    allocated: dict[str, int] = {}
+    allocated: dict[str, int] = Field(default_factory=dict)
     tasks: int = 0
     created_at: datetime
 
@@ -192,7 +194,7 @@ class QueueOut(ResponseModel):
     borrowing_limit: dict[str, int | None] | None
     lending_limit: dict[str, int | None] | None
     reclaimable: bool
-    allocated: dict[str, int] = {}
+    allocated: dict[str, int] = Field(default_factory=dict)
     created_at: datetime
 
 

@@ -20,7 +20,16 @@ from services.kernel.db import utcnow
 ENTRY_VERSION = 1
 
 KNOWN_CATEGORIES = frozenset(
-    {"request", "resource_request", "model_download", "data_access", "tool_call", "kms", "security"}
+    {
+        "request",
+        "resource_request",
+        "model_download",
+        "data_access",
+        "tool_call",
+        "kms",
+        "security",
+        "content_safety",
+    }
 )
 """Categories the platform emits; 6.4.4 b) names resource requests, model downloads and data access,
 6.4.2 c) external tool / plug-in calls."""

@@ -19,9 +19,9 @@ import httpx
 from services.assessment.attestations import Attestation, AttestationStatus, load_attestations
 from services.assessment.benchmark_results import load_results
 from services.assessment.catalogue import Catalogue, Clause, load_catalogue
+from services.assessment.domain import AssessmentRun, ClauseResult, ProbeRecord
 from services.assessment.evidence import Evidence
 from services.assessment.grading import grade
-from services.assessment.domain import AssessmentRun, ClauseResult, ProbeRecord
 from services.assessment.performance import assess_performance
 from services.assessment.probes.base import Probe, ProbeContext, ProbeFailure, ProbeResult
 from services.assessment.registry import registered_probes, validate_probes

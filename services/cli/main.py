@@ -36,6 +36,7 @@ AREA_GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("security.safety.cli", "app", "safety"),
     ("benchmarks.cli", "app", "bench"),
     ("scheduler.cli", "app", "sched"),
+    ("inference.tinymodel.cli", "app", "model"),
 )
 
 

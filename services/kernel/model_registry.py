@@ -18,6 +18,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "services.assessment.models",
     "security.auditlog.models",
     "security.kms.models",
+    "services.safety.models",
 )
 
 

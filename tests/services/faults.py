@@ -44,7 +44,9 @@ class FaultInjector:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        matching = [r for r in self.rules if r.method == scope["method"] and re.fullmatch(r.path, scope["path"])]
+        matching = [
+            r for r in self.rules if r.method == scope["method"] and re.fullmatch(r.path, scope["path"])
+        ]
         body_rules = [r for r in matching if isinstance(r, RewriteJSON)]
         start: dict[str, Any] = {}
         chunks: list[bytes] = []

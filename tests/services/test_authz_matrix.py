@@ -211,6 +211,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("DELETE", "/v1/tenants/{tenant_id}/reservations/{reservation_id}", "reserve", _new_reservation),
 ]
 
+
 async def _assessment_run(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
     started = await admin.post("/v1/assessment/runs", json={})
     if started.status_code == 409:  # one run at a time: read the one in progress
@@ -233,12 +234,15 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/assessment/runs/{run_id}", "platform", _assessment_run, outsider_status=403),
 ]
 
+
 def _as(t: TenantFixture, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {t.tokens[role]}"}
 
 
 async def _kms_key(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
-    key = await ok(await admin.post("/v1/kms/keys", json={"alias": unique("k")}, headers=_as(t, "tenant-admin")), 201)
+    key = await ok(
+        await admin.post("/v1/kms/keys", json={"alias": unique("k")}, headers=_as(t, "tenant-admin")), 201
+    )
     return {"key_id": key["id"]}, {"state": "enabled"}
 
 
@@ -247,7 +251,9 @@ def _kms_body(make_body: Callable[[str, str], Any]) -> Prepare:
         params, _ = await _kms_key(admin, t)
         sealed = await ok(
             await admin.post(
-                "/v1/kms/encrypt", json={"key_id": params["key_id"], "plaintext": "aGVsbG8="}, headers=_as(t, "tenant-admin")
+                "/v1/kms/encrypt",
+                json={"key_id": params["key_id"], "plaintext": "aGVsbG8="},
+                headers=_as(t, "tenant-admin"),
             )
         )
         return {}, make_body(params["key_id"], sealed["ciphertext_blob"])
@@ -287,7 +293,9 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/audit/entries/{index}", "audit", _audit_entry),
     Endpoint("GET", "/v1/audit/checkpoints/latest", "audit", _audit_checkpoint, outsider_status=200),
     Endpoint("POST", "/v1/audit/checkpoints", "platform", outsider_status=403),
-    Endpoint("GET", "/v1/audit/consistency?first=0&second=1", "audit", _audit_checkpoint, outsider_status=200),
+    Endpoint(
+        "GET", "/v1/audit/consistency?first=0&second=1", "audit", _audit_checkpoint, outsider_status=200
+    ),
     Endpoint("GET", "/v1/audit/public-key", "anyone", outsider_status=200),
     Endpoint(
         "POST",
@@ -299,8 +307,12 @@ ENDPOINTS += [
     ),
     Endpoint("GET", "/v1/kms/keys", "kms-use", outsider_status=200, overrides=(("platform-admin", 200),)),
     Endpoint("GET", "/v1/kms/keys/{key_id}", "kms-use", _kms_key, overrides=(("platform-admin", 404),)),
-    Endpoint("POST", "/v1/kms/keys/{key_id}/rotate", "kms-admin", _kms_key, overrides=(("platform-admin", 404),)),
-    Endpoint("PUT", "/v1/kms/keys/{key_id}/state", "kms-admin", _kms_key, overrides=(("platform-admin", 404),)),
+    Endpoint(
+        "POST", "/v1/kms/keys/{key_id}/rotate", "kms-admin", _kms_key, overrides=(("platform-admin", 404),)
+    ),
+    Endpoint(
+        "PUT", "/v1/kms/keys/{key_id}/state", "kms-admin", _kms_key, overrides=(("platform-admin", 404),)
+    ),
     Endpoint(
         "POST",
         "/v1/kms/encrypt",
@@ -329,6 +341,94 @@ ENDPOINTS += [
         _kms_body(lambda key, blob: {"ciphertext_blob": blob}),
         overrides=(("platform-admin", 404),),
     ),
+]
+
+
+def _safety_pack(t: TenantFixture) -> dict[str, Any]:
+    category = {"action": "refuse", "keywords": ["zzz"]}
+    return {"id": unique("pk"), "version": "1.0.0", "categories": {"c": category}}
+
+
+async def _safety_pack_version(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    pack = await ok(await admin.post(f"/v1/tenants/{t.id}/safety/packs", json=_safety_pack(t)), 201)
+    return {"pack_version_id": pack["id"]}, {"pack_version_id": pack["id"]}
+
+
+async def _safety_evaluation(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, _ = await _safety_pack_version(admin, t)
+    return params, {"text": "zzz", "labels": ["c"]}  # one JSON object is a one-line JSON Lines body
+
+
+async def _safety_active(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    _, body = await _safety_pack_version(admin, t)
+    await ok(await admin.put(f"/v1/tenants/{t.id}/safety/active-pack", json=body))
+    return {}, None
+
+
+async def _safety_review_item(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    decision = await ok(await admin.post(f"/v1/tenants/{t.id}/safety/check", json={"text": "我不想活了"}))
+    return {"item_id": decision["review_item_id"]}, None
+
+
+async def _safety_platform_pack(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    active = await ok(await admin.get("/v1/safety/active-pack"))
+    return {"pack_version_id": active["pack"]["id"]}, {"pack_version_id": active["pack"]["id"]}
+
+
+async def _safety_review_item_with_note(
+    admin: httpx.AsyncClient, t: TenantFixture
+) -> tuple[dict[str, str], Any]:
+    params, _ = await _safety_review_item(admin, t)
+    return params, {"note": "not acceptable"}
+
+
+SAFETY = "/v1/tenants/{tenant_id}/safety"
+USE = "reserve"  # inference:use — developer, tenant-admin, platform-admin
+REVIEW = "write"  # safety:review — tenant-admin, platform-admin
+ADMINS_200 = (("tenant-admin", 200), ("platform-admin", 200))
+OK_200 = (("developer", 200), *ADMINS_200)
+# review items prepared for each role are still pending: deciding them is a state conflict
+PENDING = (("tenant-admin", 409), ("platform-admin", 409))
+
+ENDPOINTS += [
+    Endpoint("POST", f"{SAFETY}/packs", "write", _body(_safety_pack)),
+    Endpoint("GET", f"{SAFETY}/packs", "member"),
+    Endpoint("GET", f"{SAFETY}/packs/{{pack_version_id}}", "member", _safety_pack_version),
+    Endpoint(
+        "POST",
+        f"{SAFETY}/packs/{{pack_version_id}}/evaluate",
+        "write",
+        _safety_evaluation,
+        overrides=ADMINS_200,
+    ),
+    Endpoint("GET", f"{SAFETY}/active-pack", "member"),
+    Endpoint("PUT", f"{SAFETY}/active-pack", "write", _safety_pack_version),
+    Endpoint("DELETE", f"{SAFETY}/active-pack", "write", _safety_active),
+    Endpoint("POST", f"{SAFETY}/check", USE, _body(lambda t: {"text": "hello"}), overrides=OK_200),
+    Endpoint("POST", f"{SAFETY}/check/stream", USE, _body(lambda t: {"chunks": ["a"]}), overrides=OK_200),
+    Endpoint("POST", f"{SAFETY}/mask", USE, _body(lambda t: {"record": {"n": 1}}), overrides=OK_200),
+    Endpoint("GET", f"{SAFETY}/reviews", REVIEW),
+    Endpoint("POST", f"{SAFETY}/reviews/claim-next", REVIEW, _safety_review_item, overrides=ADMINS_200),
+    Endpoint("GET", f"{SAFETY}/reviews/{{item_id}}", REVIEW, _safety_review_item),
+    Endpoint(
+        "POST", f"{SAFETY}/reviews/{{item_id}}/claim", REVIEW, _safety_review_item, overrides=ADMINS_200
+    ),
+    Endpoint("POST", f"{SAFETY}/reviews/{{item_id}}/approve", REVIEW, _safety_review_item, overrides=PENDING),
+    Endpoint(
+        "POST",
+        f"{SAFETY}/reviews/{{item_id}}/reject",
+        REVIEW,
+        _safety_review_item_with_note,
+        overrides=PENDING,
+    ),
+    Endpoint("POST", f"{SAFETY}/reviews/{{item_id}}/release", REVIEW, _safety_review_item, overrides=PENDING),
+    Endpoint("POST", "/v1/safety/packs", "platform", _body(_safety_pack), outsider_status=403),
+    Endpoint("GET", "/v1/safety/packs", "anyone", outsider_status=200),
+    Endpoint(
+        "GET", "/v1/safety/packs/{pack_version_id}", "anyone", _safety_platform_pack, outsider_status=200
+    ),
+    Endpoint("GET", "/v1/safety/active-pack", "anyone", outsider_status=200),
+    Endpoint("PUT", "/v1/safety/active-pack", "platform", _safety_platform_pack, outsider_status=403),
 ]
 
 # Route templates that differ from the matrix's concrete paths (scope_type is a path parameter).
@@ -376,7 +476,9 @@ def platform_app_routes() -> set[tuple[str, str]]:
     from services.kernel.settings import Settings
 
     paths = create_app(Settings()).openapi()["paths"]
-    routes = {(method.upper(), path) for path, item in paths.items() for method in item if path.startswith("/v1")}
+    routes = {
+        (method.upper(), path) for path, item in paths.items() for method in item if path.startswith("/v1")
+    }
     assert len(routes) > 40, "the OpenAPI document lists too few routes: the check would be vacuous"
     return routes
 
@@ -453,7 +555,12 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/nodes/{name}/events", "anyone", _new_node, outsider_status=200),
     *(
         Endpoint(
-            "POST", f"/v1/nodes/{{name}}/{verb}", "platform", _new_node, outsider_status=403, overrides=_ALLOWED_200["platform"]
+            "POST",
+            f"/v1/nodes/{{name}}/{verb}",
+            "platform",
+            _new_node,
+            outsider_status=403,
+            overrides=_ALLOWED_200["platform"],
         )
         for verb in ("cordon", "drain", "uncordon", "heartbeat")
     ),
@@ -469,12 +576,15 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs", "member"),
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}", "member", _new_job()),
     Endpoint("DELETE", "/v1/tenants/{tenant_id}/jobs/{job_id}", "reserve", _new_job()),
-    Endpoint(
-        "POST", "/v1/tenants/{tenant_id}/jobs/{job_id}/start", "reserve", _new_job(start=False), overrides=_ALLOWED_200["reserve"]
-    ),
-    Endpoint("POST", "/v1/tenants/{tenant_id}/jobs/{job_id}/suspend", "reserve", _new_job(), overrides=_ALLOWED_200["reserve"]),
-    Endpoint(
-        "POST", "/v1/tenants/{tenant_id}/jobs/{job_id}/resume", "reserve", _new_job(start=False), overrides=_ALLOWED_200["reserve"]
+    *(
+        Endpoint(
+            "POST",
+            f"/v1/tenants/{{tenant_id}}/jobs/{{job_id}}/{verb}",
+            "reserve",
+            _new_job(start=verb == "suspend"),
+            overrides=_ALLOWED_200["reserve"],
+        )
+        for verb in ("start", "suspend", "resume")
     ),
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}/events", "member", _new_job()),
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}/tasks/{task_name}/logs", "member", _new_job()),

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import struct
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.engines.builtin.errors import OpenAIError, model_not_found
+from inference.engines.builtin.errors import OpenAIError, model_not_found, openai_error_body
 from inference.engines.builtin.metrics import EngineMetrics
 from inference.engines.builtin.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from inference.engines.builtin.runtime import GenerationStep, TextGenerator
@@ -24,11 +26,22 @@ from inference.engines.builtin.sampling import SamplingParams
 from inference.engines.builtin.worker import GenerationWorker
 
 DONE_EVENT = "data: [DONE]\n\n"
+logger = logging.getLogger(__name__)
 
 
 def sse(payload: dict[str, Any]) -> str:
     """One SSE event carrying ``payload`` as JSON."""
     return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def stream_error_event(exc: Exception) -> str:
+    """The SSE event reporting ``exc`` after a stream has started (status 200 is already sent)."""
+    if isinstance(exc, OpenAIError):
+        return sse(exc.body())
+    logger.exception("generation failed mid-stream")
+    return sse(
+        openai_error_body(f"internal error: {type(exc).__name__}", error_type="server_error", code=500)
+    )
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -130,7 +143,7 @@ class BuiltinServer:
 
     async def _stream_steps(
         self, prompt_ids: list[int], params: SamplingParams, tracker: _Tracker
-    ) -> AsyncIterator[GenerationStep]:
+    ) -> AsyncGenerator[GenerationStep, None]:
         def produce(cancel: threading.Event) -> Iterator[GenerationStep]:
             return self.generator.generate(prompt_ids, params, cancel)
 
@@ -140,21 +153,25 @@ class BuiltinServer:
 
     @staticmethod
     async def _tracked(
-        steps: AsyncIterator[GenerationStep], tracker: _Tracker
-    ) -> AsyncIterator[GenerationStep]:
-        async for step in steps:
-            tracker.step(step)
-            if step.finish_reason is not None:
-                tracker.finish(step.finish_reason)
-            yield step
+        steps: AsyncGenerator[GenerationStep, None], tracker: _Tracker
+    ) -> AsyncGenerator[GenerationStep, None]:
+        # aclosing: a consumer that stops early closes the worker stream now, which cancels generation.
+        async with aclosing(steps):
+            async for step in steps:
+                tracker.step(step)
+                if step.finish_reason is not None:
+                    tracker.finish(step.finish_reason)
+                yield step
 
     async def _run(self, prompt_ids: list[int], params: SamplingParams) -> tuple[str, str, int]:
         tracker = _Tracker(self.metrics, len(prompt_ids))
         parts: list[str] = []
         reason = "length"
-        async for step in await self._stream_steps(prompt_ids, params, tracker):
-            parts.append(step.text)
-            reason = step.finish_reason or reason
+        steps = await self._stream_steps(prompt_ids, params, tracker)
+        async with aclosing(steps):
+            async for step in steps:
+                parts.append(step.text)
+                reason = step.finish_reason or reason
         return "".join(parts), reason, tracker.completion_tokens
 
     # -- chat ---------------------------------------------------------------------------------
@@ -215,13 +232,14 @@ class BuiltinServer:
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""}, None)
             try:
-                async for step in steps:
-                    if step.text:
-                        yield chunk({"content": step.text}, None)
-                    if step.finish_reason is not None:
-                        yield chunk({}, step.finish_reason)
-            except OpenAIError as exc:
-                yield sse(exc.body())
+                async with aclosing(steps):
+                    async for step in steps:
+                        if step.text:
+                            yield chunk({"content": step.text}, None)
+                        if step.finish_reason is not None:
+                            yield chunk({}, step.finish_reason)
+            except Exception as exc:
+                yield stream_error_event(exc)
             if request.include_usage:
                 yield sse(
                     {**base, "choices": [], "usage": _usage(len(prompt_ids), tracker.completion_tokens)}
@@ -293,17 +311,18 @@ class BuiltinServer:
                         if index == 0
                         else await self._stream_steps(prompts[index], plans[index], trackers[index])
                     )
-                    async for step in steps:
-                        if step.text or step.finish_reason:
-                            choice = {
-                                "index": index,
-                                "text": step.text,
-                                "logprobs": None,
-                                "finish_reason": step.finish_reason,
-                            }
-                            yield sse({**base, "choices": [choice], **usage_field})
-            except OpenAIError as exc:
-                yield sse(exc.body())
+                    async with aclosing(steps):
+                        async for step in steps:
+                            if step.text or step.finish_reason:
+                                choice = {
+                                    "index": index,
+                                    "text": step.text,
+                                    "logprobs": None,
+                                    "finish_reason": step.finish_reason,
+                                }
+                                yield sse({**base, "choices": [choice], **usage_field})
+            except Exception as exc:
+                yield stream_error_event(exc)
             if request.include_usage:
                 usage = _usage(sum(len(p) for p in prompts), sum(t.completion_tokens for t in trackers))
                 yield sse({**base, "choices": [], "usage": usage})

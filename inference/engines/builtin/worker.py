@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -72,7 +72,7 @@ class GenerationWorker:
 
         return await asyncio.wrap_future(self._executor.submit(job))
 
-    async def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+    async def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncGenerator[T, None]:
         """Run the iterator ``produce(cancel)`` on a worker thread, yielding each item as it comes.
 
         Admission happens at the call (a full queue raises ``OpenAIError`` 503 before anything is
@@ -91,10 +91,16 @@ class GenerationWorker:
             self._begin()
             try:
                 if not cancel.is_set():
-                    for item in produce(cancel):
-                        put(item)
-                        if cancel.is_set():
-                            break
+                    items = produce(cancel)
+                    try:
+                        for item in items:
+                            put(item)
+                            if cancel.is_set():
+                                break
+                    finally:
+                        close = getattr(items, "close", None)
+                        if close is not None:
+                            close()  # runs the producer's cleanup now, not at garbage collection
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 put(exc)
             finally:
@@ -105,7 +111,7 @@ class GenerationWorker:
         return self._drain(queue, cancel)
 
     @staticmethod
-    async def _drain(queue: asyncio.Queue[object], cancel: threading.Event) -> AsyncIterator[T]:
+    async def _drain(queue: asyncio.Queue[object], cancel: threading.Event) -> AsyncGenerator[T, None]:
         try:
             while True:
                 item = await queue.get()

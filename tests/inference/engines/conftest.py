@@ -49,7 +49,8 @@ class FakeGenerator:
     """A scripted :class:`TextGenerator`: each generation yields ``pieces`` one token each.
 
     ``gate``, when set, is waited on after the first piece (to prove streaming is not buffered);
-    ``fail_after`` raises after that many pieces; ``cancelled`` records cancellation.
+    ``fail_after`` raises after that many pieces; ``cancelled`` records cancellation and ``produced``
+    counts the pieces yielded.
     """
 
     pieces: Sequence[str] = ("Hello", ",", " world", "!")
@@ -60,6 +61,7 @@ class FakeGenerator:
     fail_after: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[list[int], SamplingParams]] = field(default_factory=list)
+    produced: int = 0
 
     def encode_prompt(self, text: str) -> list[int]:
         return [1, *(ord(c) % 50 for c in text)]
@@ -72,19 +74,23 @@ class FakeGenerator:
     ) -> Iterator[GenerationStep]:
         self.calls.append((list(prompt_ids), params))
         pieces = list(self.pieces)[: params.max_tokens]
-        for index, piece in enumerate(pieces):
+        try:
+            for index, piece in enumerate(pieces):
+                if cancel.is_set():
+                    return
+                if self.fail_after is not None and index == self.fail_after:
+                    raise RuntimeError("scripted failure")
+                last = index == len(pieces) - 1
+                reason = (
+                    ("length" if len(pieces) < len(self.pieces) else self.finish_reason) if last else None
+                )
+                self.produced += 1
+                yield GenerationStep(piece, 1, reason)  # type: ignore[arg-type]
+                if index == 0 and self.gate is not None:
+                    self.gate.wait(timeout=30)
+        finally:
             if cancel.is_set():
                 self.cancelled.set()
-                return
-            if self.fail_after is not None and index == self.fail_after:
-                raise RuntimeError("scripted failure")
-            last = index == len(pieces) - 1
-            reason = ("length" if len(pieces) < len(self.pieces) else self.finish_reason) if last else None
-            yield GenerationStep(piece, 1, reason)  # type: ignore[arg-type]
-            if index == 0 and self.gate is not None:
-                self.gate.wait(timeout=30)
-        if cancel.is_set():
-            self.cancelled.set()
 
     def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
         return [[float(len(ids)), 0.0, 0.0, 0.0] for ids in inputs]

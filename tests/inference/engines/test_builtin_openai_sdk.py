@@ -7,11 +7,12 @@ import math
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from prometheus_client.parser import text_string_to_metric_families
 
 from inference.engines.base import Replica
 
-CHAT = [{"role": "user", "content": "What does a gateway do?"}]
+CHAT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What does a gateway do?"}]
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,14 @@ def test_models_lists_the_served_name(client: openai.OpenAI, builtin_replica: Re
     assert [m.id for m in client.models.list()] == [builtin_replica.served_model_name]
 
 
-def test_chat_completion_has_text_and_consistent_usage(client: openai.OpenAI, builtin_replica: Replica) -> None:
+def test_chat_completion_has_text_and_consistent_usage(
+    client: openai.OpenAI, builtin_replica: Replica
+) -> None:
     answer = client.chat.completions.create(
-        model=builtin_replica.served_model_name, messages=CHAT, temperature=0, max_tokens=12  # type: ignore[arg-type]
+        model=builtin_replica.served_model_name,
+        messages=CHAT,
+        temperature=0,
+        max_tokens=12,
     )
     choice = answer.choices[0]
     assert choice.message.role == "assistant"
@@ -40,7 +46,12 @@ def test_chat_completion_has_text_and_consistent_usage(client: openai.OpenAI, bu
 def test_chat_streaming_arrives_chunk_by_chunk_and_matches_the_whole_answer(
     client: openai.OpenAI, builtin_replica: Replica
 ) -> None:
-    kwargs = {"model": builtin_replica.served_model_name, "messages": CHAT, "temperature": 0, "max_tokens": 16}
+    kwargs = {
+        "model": builtin_replica.served_model_name,
+        "messages": CHAT,
+        "temperature": 0,
+        "max_tokens": 16,
+    }
     whole = client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
     chunks = list(
         client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})  # type: ignore[call-overload]
@@ -54,12 +65,17 @@ def test_chat_streaming_arrives_chunk_by_chunk_and_matches_the_whole_answer(
     usage_chunk = chunks[-1]
     assert usage_chunk.choices == []
     assert usage_chunk.usage is not None
-    assert usage_chunk.usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
+    assert usage_chunk.usage.completion_tokens == whole.usage.completion_tokens
     assert all(c.usage is None for c in chunks[:-1])
 
 
 def test_completions_plain_and_streamed_agree(client: openai.OpenAI, builtin_replica: Replica) -> None:
-    kwargs = {"model": builtin_replica.served_model_name, "prompt": "A scheduler", "temperature": 0, "max_tokens": 8}
+    kwargs = {
+        "model": builtin_replica.served_model_name,
+        "prompt": "A scheduler",
+        "temperature": 0,
+        "max_tokens": 8,
+    }
     whole = client.completions.create(**kwargs)  # type: ignore[call-overload]
     streamed = list(client.completions.create(**kwargs, stream=True))  # type: ignore[call-overload]
     assert "".join(c.choices[0].text for c in streamed) == whole.choices[0].text
@@ -87,7 +103,12 @@ def test_embeddings_are_normalised_and_deterministic(client: openai.OpenAI, buil
     [
         ({"model": "no-such-model"}, openai.NotFoundError, "model_not_found", "model"),
         ({"logprobs": True}, openai.BadRequestError, None, "logprobs"),
-        ({"messages": [{"role": "user", "content": "云" * 600}]}, openai.BadRequestError, "context_length_exceeded", "messages"),
+        (
+            {"messages": [{"role": "user", "content": "云" * 600}]},
+            openai.BadRequestError,
+            "context_length_exceeded",
+            "messages",
+        ),
         ({"max_tokens": 0}, openai.BadRequestError, None, "max_tokens"),
     ],
     ids=["unknown-model", "unsupported-param", "context-too-long", "bad-max-tokens"],
@@ -112,7 +133,7 @@ def test_errors_come_in_the_openai_shape(
 
 
 def test_metrics_expose_vllm_compatible_names(client: openai.OpenAI, builtin_replica: Replica) -> None:
-    client.chat.completions.create(model=builtin_replica.served_model_name, messages=CHAT, max_tokens=3)  # type: ignore[arg-type]
+    client.chat.completions.create(model=builtin_replica.served_model_name, messages=CHAT, max_tokens=3)
     assert builtin_replica.metrics_url is not None
     text = httpx.get(builtin_replica.metrics_url).text
     samples = {

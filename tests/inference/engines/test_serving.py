@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,16 @@ from inference.engines.sse import SSEDecoder
 MODEL = "fake"
 
 
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Poll ``predicate`` from a thread (the worker's counters change on its own threads)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def make_server(generator: Any, *, max_num_seqs: int = 1, max_waiting: int = 4) -> BuiltinServer:
     worker = GenerationWorker(max_num_seqs=max_num_seqs, max_waiting=max_waiting)
     return BuiltinServer(generator=generator, served_model_name=MODEL, worker=worker)
@@ -29,7 +39,7 @@ def make_server(generator: Any, *, max_num_seqs: int = 1, max_waiting: int = 4) 
 
 @asynccontextmanager
 async def asgi_client(server: BuiltinServer) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(server))
+    transport = httpx.ASGITransport(app=create_app(server), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
         yield client
 
@@ -61,7 +71,10 @@ async def test_max_tokens_ends_with_length(
 ) -> None:
     async with asgi_client(make_server(fake_generator())) as client:
         body = (await client.post("/v1/chat/completions", json=chat_body(max_tokens=max_tokens))).json()
-    assert (body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]) == (content, finish)
+    assert (body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]) == (
+        content,
+        finish,
+    )
 
 
 async def test_stream_shape_with_and_without_usage(fake_generator: Callable[..., Any]) -> None:
@@ -88,9 +101,15 @@ async def test_error_during_generation_becomes_an_error_event(fake_generator: Ca
         streamed = await client.post("/v1/chat/completions", json=chat_body(stream=True))
         whole = await client.post("/v1/chat/completions", json=chat_body())
     events = events_of(streamed.content)
+    assert [e["choices"][0]["delta"].get("content") for e in events[1:3]] == ["Hello", ","]
     assert events[-2] == {
-        "error": {"message": "internal error: RuntimeError", "type": "server_error", "param": None, "code": 500}
-    } or events[-2]["error"]["type"] == "server_error"
+        "error": {
+            "message": "internal error: RuntimeError",
+            "type": "server_error",
+            "param": None,
+            "code": 500,
+        }
+    }
     assert events[-1] == "[DONE]"
     assert whole.status_code == 500
     assert whole.json()["error"]["type"] == "server_error"
@@ -127,8 +146,7 @@ async def test_full_queue_answers_503_and_counts_show_in_metrics(fake_generator:
     async with asgi_client(server) as client:
         first = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body()))
         second = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body()))
-        while server.worker.running + server.worker.waiting < 2:
-            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(wait_until, lambda: server.worker.running + server.worker.waiting == 2)
         metrics = (await client.get("/metrics")).text
         rejected = await client.post("/v1/chat/completions", json=chat_body())
         gate.set()
@@ -142,8 +160,12 @@ async def test_full_queue_answers_503_and_counts_show_in_metrics(fake_generator:
 async def test_completions_take_several_prompts_and_token_ids(fake_generator: Callable[..., Any]) -> None:
     generator = fake_generator()
     async with asgi_client(make_server(generator)) as client:
-        texts = await client.post("/v1/completions", json={"model": MODEL, "prompt": ["a", "b"], "max_tokens": 2})
-        ids = await client.post("/v1/completions", json={"model": MODEL, "prompt": [5, 6, 7], "max_tokens": 2})
+        texts = await client.post(
+            "/v1/completions", json={"model": MODEL, "prompt": ["a", "b"], "max_tokens": 2}
+        )
+        ids = await client.post(
+            "/v1/completions", json={"model": MODEL, "prompt": [5, 6, 7], "max_tokens": 2}
+        )
         streamed = await client.post(
             "/v1/completions", json={"model": MODEL, "prompt": ["a", "b"], "max_tokens": 2, "stream": True}
         )
@@ -172,7 +194,9 @@ def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     return server, thread
 
 
-async def test_first_chunk_reaches_the_client_before_generation_ends(fake_generator: Callable[..., Any]) -> None:
+async def test_first_chunk_reaches_the_client_before_generation_ends(
+    fake_generator: Callable[..., Any],
+) -> None:
     gate = threading.Event()  # the generator blocks after its first token until this is set
     generator = fake_generator(gate=gate)
     port = free_port()
@@ -180,17 +204,22 @@ async def test_first_chunk_reaches_the_client_before_generation_ends(fake_genera
     try:
         async with (
             httpx.AsyncClient() as client,
-            client.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_body(stream=True)) as r,
+            client.stream(
+                "POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_body(stream=True)
+            ) as r,
         ):
             decoder = SSEDecoder()
             seen: list[str] = []
+            seen_while_blocked: list[str] = []
             async for chunk in r.aiter_bytes():
                 for event in decoder.feed(chunk):
                     if not event.is_done:
                         seen.append(event.json()["choices"][0]["delta"].get("content", ""))
-                if "Hello" in seen:
-                    assert not gate.is_set()
+                if "Hello" in seen and not gate.is_set():
+                    seen_while_blocked = list(seen)
                     gate.set()
+        # Buffering would deliver everything only after the generator's 30 s gate timeout.
+        assert seen_while_blocked == ["", "Hello"]
         assert seen[1:5] == ["Hello", ",", " world", "!"]
     finally:
         gate.set()
@@ -199,27 +228,26 @@ async def test_first_chunk_reaches_the_client_before_generation_ends(fake_genera
 
 
 async def test_client_leaving_a_stream_cancels_generation(fake_generator: Callable[..., Any]) -> None:
-    gate = threading.Event()
-    generator = fake_generator(gate=gate)
+    gate = threading.Event()  # holds the generator after "Hello" until the client has gone
+    pieces = ("Hello", *("x" * 100_000))
+    generator = fake_generator(gate=gate, pieces=pieces, max_model_len=200_000)
     port = free_port()
     server, thread = _serve(create_app(make_server(generator)), port)
     try:
         async with (
             httpx.AsyncClient() as client,
-            client.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_body(stream=True)) as r,
+            client.stream(
+                "POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_body(stream=True)
+            ) as r,
         ):
             async for chunk in r.aiter_bytes():
                 if b"Hello" in chunk:
                     break
         gate.set()
-        await asyncio.to_thread(generator.cancelled.wait, 10)
+        await asyncio.to_thread(generator.cancelled.wait, 30)
         assert generator.cancelled.is_set()
+        assert generator.produced < len(pieces)
     finally:
         gate.set()
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def test_streams_are_sse_lines(fake_generator: Callable[..., Any]) -> None:
-    lines: Iterator[str] = iter(json.dumps({"x": 1}).splitlines())
-    assert next(lines) == '{"x": 1}'

@@ -34,8 +34,8 @@ def launch(key: TaskKey, work: Path, code: str, index: int = 0, size: int = 2) -
     )
 
 
-async def wait_phase(executor: Executor, key: TaskKey, phase: Phase, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_phase(executor: Executor, key: TaskKey, phase: Phase, limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
     while (status := await executor.status(key)).phase is not phase:
         assert time.monotonic() < deadline, status
         await asyncio.sleep(0.05)
@@ -71,7 +71,9 @@ async def test_gang_runs_reports_progress_and_logs(executor: Executor, tmp_path:
         assert status.exit_code == 0 and status.progress == 7.0 and status.heartbeat_at is not None
         assert (await executor.logs(key, tail_bytes=4096)).splitlines()[0] == f"rank {i}"
         assert (await executor.metrics(key)).runtime_s is not None
-    assert await executor.status(TaskKey("tsk_never", 0)) == type(await executor.status(keys[0]))(Phase.UNKNOWN)
+    assert await executor.status(TaskKey("tsk_never", 0)) == type(await executor.status(keys[0]))(
+        Phase.UNKNOWN
+    )
 
 
 async def test_failure_exit_code_and_stop(executor: Executor, tmp_path: Path) -> None:

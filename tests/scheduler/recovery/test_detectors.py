@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.recovery.detectors import FaultKind, TaskObservation, abnormal_exit, hang, node_lost, stragglers
+from scheduler.recovery.detectors import (
+    FaultKind,
+    TaskObservation,
+    abnormal_exit,
+    hang,
+    node_lost,
+    stragglers,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -37,9 +44,13 @@ def test_abnormal_exit(code: int | None, fault: bool, text: str) -> None:
         (None, 5.0, 60, 0, False),  # already exited
     ],
 )
-def test_hang(heartbeat: int | None, timeout: float | None, now_s: int, exit_code: int | None, fault: bool) -> None:
+def test_hang(
+    heartbeat: int | None, timeout: float | None, now_s: int, exit_code: int | None, fault: bool
+) -> None:
     beat = None if heartbeat is None else T0 + timedelta(seconds=heartbeat)
-    found = hang(obs(heartbeat_at=beat, exit_code=exit_code), now=T0 + timedelta(seconds=now_s), timeout_s=timeout)
+    found = hang(
+        obs(heartbeat_at=beat, exit_code=exit_code), now=T0 + timedelta(seconds=now_s), timeout_s=timeout
+    )
     assert (found is not None) == fault
 
 

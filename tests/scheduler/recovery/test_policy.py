@@ -28,7 +28,9 @@ IN_PLACE, MOVE, CKPT = PolicyKind.RESTART_IN_PLACE, PolicyKind.RESCHEDULE, Polic
         (IN_PLACE, SLOW, 0, True, Action.NONE, False),  # stragglers are only marked by default
     ],
 )
-def test_decide(kind: PolicyKind, fault: Fault, retries: int, usable: bool, action: Action, resume: bool) -> None:
+def test_decide(
+    kind: PolicyKind, fault: Fault, retries: int, usable: bool, action: Action, resume: bool
+) -> None:
     decision = decide(RecoveryPolicy(kind=kind, max_retries=3), fault, retries=retries, node_usable=usable)
     assert decision.action is action and decision.resume is resume
 

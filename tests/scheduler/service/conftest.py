@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from scheduler.service.models import TaskRow
 from scheduler.service.options import SchedulerOptions
 from services.allinone import load_module
 from services.kernel.app import create_service_app
@@ -66,11 +68,13 @@ class SchedEnv:
 
     async def tenant(self) -> TenantFixture:
         """A fresh tenant (cleaned up after the test)."""
-        t = await make_tenant(self.admin)
+        t = await make_tenant(self.admin, roles=("tenant-admin", "developer", "viewer"))
         self.tenants.append(t)
         return t
 
-    async def submit(self, t: TenantFixture, spec: dict[str, Any], *, role: str = "developer", status: int = 201) -> dict:
+    async def submit(
+        self, t: TenantFixture, spec: dict[str, Any], *, role: str = "developer", status: int = 201
+    ) -> dict:
         """Submit ``spec`` (``project_id`` filled in) as ``role``."""
         body = {"project_id": t.project_id, **spec}
         async with client_for(self.app, t.tokens[role]) as client:
@@ -82,10 +86,10 @@ class SchedEnv:
             return await ok(await client.get(f"/v1/tenants/{t.id}/jobs/{job_id}"))
 
     async def wait(
-        self, t: TenantFixture, job_id: str, until: Callable[[dict], bool], *, timeout: float = 20.0
+        self, t: TenantFixture, job_id: str, until: Callable[[dict], bool], *, limit_s: float = 20.0
     ) -> dict:
         """Poll the job until ``until(job)`` holds; fails with the job and its events otherwise."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         job: dict = {}
         while time.monotonic() < deadline:
             job = await self.job(t, job_id)
@@ -102,17 +106,23 @@ class SchedEnv:
         return page["items"]
 
     async def cleanup(self) -> None:
-        """Delete every unfinished job of this test's tenants and wait for their tasks to stop."""
+        """Delete every job of this test's tenants and wait until none of their tasks runs."""
+        jobs = []
         for t in self.tenants:
             page = await ok(await self.admin.get(f"/v1/tenants/{t.id}/jobs?limit=500"))
-            for job in page["items"]:
-                await self.admin.delete(f"/v1/tenants/{t.id}/jobs/{job['id']}")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            nodes = await ok(await self.admin.get("/v1/nodes?limit=500"))
-            if not any(n["tasks"] for n in nodes["items"]):
-                return
-            await asyncio.sleep(0.05)
+            jobs += [(t, job["id"]) for job in page["items"]]
+        for t, job_id in jobs:
+            await self.admin.delete(f"/v1/tenants/{t.id}/jobs/{job_id}")
+        async with self.app.state.database.sessionmaker() as session:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                query = select(TaskRow.id).where(
+                    TaskRow.job_id.in_([j for _, j in jobs]), TaskRow.state.in_(("running", "stopping"))
+                )
+                if (await session.execute(query)).first() is None:
+                    return
+                await session.rollback()
+                await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -135,11 +145,21 @@ def command(code: str) -> list[str]:
     return [PY, "-c", code]
 
 
-def cpu_job(name: str | None = None, *, replicas: int = 1, code: str = "print('hello')", **extra: Any) -> dict:
+def cpu_job(
+    name: str | None = None, *, replicas: int = 1, code: str = "print('hello')", **extra: Any
+) -> dict:
     """A CPU-only job spec."""
     return {
         "name": name or unique("job"),
-        "groups": [{"name": "worker", "replicas": replicas, "cpu_milli": 100, "memory_mib": 64, "command": command(code)}],
+        "groups": [
+            {
+                "name": "worker",
+                "replicas": replicas,
+                "cpu_milli": 100,
+                "memory_mib": 64,
+                "command": command(code),
+            }
+        ],
         **extra,
     }
 

@@ -16,7 +16,9 @@ async def _job(app: object, token: str, tenant: str, job_id: str) -> dict:
         return await ok(await client.get(f"/v1/tenants/{tenant}/jobs/{job_id}"))
 
 
-async def test_restart_mid_run_loses_nothing_and_places_nothing_twice(platform_db: PlatformDB, tmp_path: Path) -> None:
+async def test_restart_mid_run_loses_nothing_and_places_nothing_twice(
+    platform_db: PlatformDB, tmp_path: Path
+) -> None:
     options = options_for(tmp_path / "work")
     app, context = await started_app(platform_db, options)
     try:
@@ -26,7 +28,9 @@ async def test_restart_mid_run_loses_nothing_and_places_nothing_twice(platform_d
         spec = {
             "name": unique("durable"),
             "project_id": t.project_id,
-            "groups": [{"name": "w", "replicas": 2, "cpu_milli": 100, "memory_mib": 64, "command": command(code)}],
+            "groups": [
+                {"name": "w", "replicas": 2, "cpu_milli": 100, "memory_mib": 64, "command": command(code)}
+            ],
         }
         held = {**spec, "name": unique("held"), "start": False}
         async with client_for(app, t.tokens["developer"]) as dev:
@@ -42,13 +46,17 @@ async def test_restart_mid_run_loses_nothing_and_places_nothing_twice(platform_d
     app, context = await started_app(platform_db, options)
     try:
         async with client_for(app, t.tokens["developer"]) as dev:
-            assert (await ok(await dev.get(f"/v1/tenants/{t.id}/jobs/{second['id']}")))["state"] == "suspended"
+            assert (await ok(await dev.get(f"/v1/tenants/{t.id}/jobs/{second['id']}")))[
+                "state"
+            ] == "suspended"
             deadline = time.monotonic() + 15
             while (done := await _job(app, t.tokens["developer"], t.id, job["id"]))["state"] != "completed":
                 assert done["state"] in ("running", "completed"), done
                 assert time.monotonic() < deadline, done
                 await asyncio.sleep(0.05)
-            events = (await ok(await dev.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/events?limit=500")))["items"]
+            events = (await ok(await dev.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/events?limit=500")))[
+                "items"
+            ]
             logs = await ok(await dev.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/w-0/logs"))
             await dev.delete(f"/v1/tenants/{t.id}/jobs/{second['id']}")
     finally:

@@ -13,7 +13,10 @@ from tests.scheduler.service.conftest import SchedEnv, command, cpu_job, in_stat
 from tests.services.builders import ok, unique
 
 CRASH_FIRST = "import os, sys; sys.exit(3 if os.environ['STIC_ATTEMPT'] == '0' else 0)"
-HANG_FIRST = "import os, time; print('STIC_HEARTBEAT', flush=True); time.sleep(60 if os.environ['STIC_ATTEMPT'] == '0' else 0)"
+HANG_FIRST = (
+    "import os, time; print('STIC_HEARTBEAT', flush=True); "
+    "time.sleep(60 if os.environ['STIC_ATTEMPT'] == '0' else 0)"
+)
 CHECKPOINTED = """
 import os, pathlib, sys, time
 ckpt = pathlib.Path(os.environ['STIC_CHECKPOINT_DIR']); ckpt.mkdir(parents=True, exist_ok=True)
@@ -40,13 +43,17 @@ async def test_abnormal_exit_restarts_in_place_and_completes(sched: SchedEnv) ->
     assert done["state"] == "completed" and done["retries"] == 1
     assert done["tasks"][0]["attempt"] == 1
     events = await sched.events(t, job["id"])
-    assert any(e["kind"] == "fault" and "abnormal_exit" in e["message"] and "code 3" in e["message"] for e in events)
+    assert any(
+        e["kind"] == "fault" and "abnormal_exit" in e["message"] and "code 3" in e["message"] for e in events
+    )
     assert any(e["kind"] == "recovery" and e["message"].startswith("restart:") for e in events)
 
 
 async def test_retry_limit_fails_the_job_with_backoff_between_attempts(sched: SchedEnv) -> None:
     t = await sched.tenant()
-    job = await sched.submit(t, cpu_job(code="import sys; sys.exit(2)", **recovery(policy="reschedule", max_retries=2)))
+    job = await sched.submit(
+        t, cpu_job(code="import sys; sys.exit(2)", **recovery(policy="reschedule", max_retries=2))
+    )
     done = await sched.wait(t, job["id"], in_state("failed"))
     assert done["retries"] == 2 and "retry limit 2 reached" in done["reasons"][0]
     starts = [e["time"] for e in await sched.events(t, job["id"]) if e["kind"] == "started"]
@@ -55,11 +62,13 @@ async def test_retry_limit_fails_the_job_with_backoff_between_attempts(sched: Sc
 
 async def test_hang_without_heartbeat_is_detected_and_restarted(sched: SchedEnv) -> None:
     t = await sched.tenant()
-    spec = cpu_job(code=HANG_FIRST, **recovery(policy="restart_in_place", heartbeat_timeout_seconds=0.5))
+    spec = cpu_job(code=HANG_FIRST, **recovery(policy="restart_in_place", heartbeat_timeout_seconds=1.5))
     job = await sched.submit(t, spec)
     done = await sched.wait(t, job["id"], in_state("completed", "failed"))
     assert done["state"] == "completed" and done["retries"] == 1
-    assert any(e["kind"] == "fault" and e["message"].startswith("hang:") for e in await sched.events(t, job["id"]))
+    assert any(
+        e["kind"] == "fault" and e["message"].startswith("hang:") for e in await sched.events(t, job["id"])
+    )
 
 
 async def test_restart_from_latest_checkpoint(sched: SchedEnv) -> None:
@@ -68,7 +77,9 @@ async def test_restart_from_latest_checkpoint(sched: SchedEnv) -> None:
     done = await sched.wait(t, job["id"], in_state("completed", "failed"))
     assert done["state"] == "completed"
     async with sched_client(sched, t) as client:
-        first = await ok(await client.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-0/logs?attempt=0"))
+        first = await ok(
+            await client.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-0/logs?attempt=0")
+        )
         second = await ok(await client.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-0/logs"))
     assert "resumed from scratch" in first["content"]
     assert "resumed from 3" in second["content"] and "finished at 5" in second["content"]
@@ -89,7 +100,13 @@ def chip_node(name: str, model: str) -> dict:
         "memory_mib": 8192,
         "leaf": "local-leaf",
         "simulated": True,
-        "accelerators": {"vendor": "other", "model": model, "memory_mib": 1024, "compute_units": 1, "count": 1},
+        "accelerators": {
+            "vendor": "other",
+            "model": model,
+            "memory_mib": 1024,
+            "compute_units": 1,
+            "count": 1,
+        },
     }
 
 
@@ -117,24 +134,29 @@ async def test_lost_node_is_cordoned_and_its_job_moves_elsewhere(sched: SchedEnv
         await ok(await sched.admin.post("/v1/nodes", json=chip_node(name, model)), 201)
         await ok(await sched.admin.post(f"/v1/nodes/{name}/heartbeat", json={}))
     sched.app.state.scheduler.options.node_heartbeat_timeout_s = 1.0
-    sched.app.state.scheduler.monitor.started_at = sched.app.state.scheduler.monitor.started_at.replace(year=2000)
-    t = await sched.tenant()
-    code = "import os, time; time.sleep(60 if os.environ['STIC_ATTEMPT'] == '0' else 0)"
-    job = await sched.submit(t, chip_job(model, code, **recovery(policy="restart_in_place")))
-    running = await sched.wait(t, job["id"], in_state("running"))
-    lost = running["tasks"][0]["node"]
-    alive = next(n for n in names if n != lost)
+    sched.app.state.scheduler.monitor.started_at = sched.app.state.scheduler.monitor.started_at.replace(
+        year=2000
+    )
+    beating = set(names)
 
-    async def beat() -> None:
+    async def beat() -> None:  # the node agents: only nodes still in ``beating`` report
         while True:
-            await sched.admin.post(f"/v1/nodes/{alive}/heartbeat", json={})
+            for name in list(beating):
+                await sched.admin.post(f"/v1/nodes/{name}/heartbeat", json={})
             await asyncio.sleep(0.2)
 
-    beating = asyncio.create_task(beat())
+    agents = asyncio.create_task(beat())
     try:
-        done = await sched.wait(t, job["id"], in_state("completed", "failed"), timeout=20)
+        t = await sched.tenant()
+        code = "import os, time; time.sleep(60 if os.environ['STIC_ATTEMPT'] == '0' else 0)"
+        job = await sched.submit(t, chip_job(model, code, **recovery(policy="restart_in_place")))
+        running = await sched.wait(t, job["id"], in_state("running"))
+        lost = running["tasks"][0]["node"]
+        alive = next(n for n in names if n != lost)
+        beating.discard(lost)
+        done = await sched.wait(t, job["id"], in_state("completed", "failed"), limit_s=20)
     finally:
-        beating.cancel()
+        agents.cancel()
     assert done["state"] == "completed" and done["tasks"][0]["node"] == alive
     node = await ok(await sched.admin.get(f"/v1/nodes/{lost}"))
     assert node["cordoned"] and "lost" in node["cordon_reason"]

@@ -19,7 +19,11 @@ async def test_demo_and_local_nodes_say_whether_they_are_simulated(sched: SchedE
     vendors = {n["accelerators"]["vendor"] for n in nodes.values() if n["name"].startswith("demo-")}
     assert vendors == {"nvidia", "huawei-ascend", "cambricon", "hygon", "kunlunxin"}
     assert all(n["simulated"] for n in nodes.values() if n["name"].startswith("demo-"))
-    assert {n["arch"] for n in nodes.values() if n["name"].startswith("demo-")} == {"x86_64", "arm64", "loongarch64"}
+    assert {n["arch"] for n in nodes.values() if n["name"].startswith("demo-")} == {
+        "x86_64",
+        "arm64",
+        "loongarch64",
+    }
     tiers = {d["name"]: d["tier"] for d in topo["domains"]}
     assert tiers["demo-leaf-a"] == "leaf" and tiers["demo-spine"] == "spine" and topo["simulated"]
     assert topo["nodes"]["demo-nv-0"] == "demo-leaf-a" and topo["nodes"]["demo-mlu-0"] == "demo-leaf-b"
@@ -35,9 +39,14 @@ async def test_node_registration_errors_name_the_field(sched: SchedEnv) -> None:
     assert bad_leaf.status_code == 400 and bad_leaf.json()["detail"]["field"] == "leaf"
     no_flag = {k: v for k, v in chip_node(unique("n"), "x").items() if k != "simulated"}
     assert (await sched.admin.post("/v1/nodes", json=no_flag)).status_code == 422
-    bad_link = {**chip_node(unique("n"), "x"), "links": [{"kind": "nvlink", "members": [0, 5], "bandwidth_gbps": 1}]}
+    bad_link = {
+        **chip_node(unique("n"), "x"),
+        "links": [{"kind": "nvlink", "members": [0, 5], "bandwidth_gbps": 1}],
+    }
     assert (await sched.admin.post("/v1/nodes", json=bad_link)).status_code == 400
-    domain = await sched.admin.put("/v1/topology/domains/bad-leaf", json={"tier": "leaf", "parent": "demo-pod"})
+    domain = await sched.admin.put(
+        "/v1/topology/domains/bad-leaf", json={"tier": "leaf", "parent": "demo-pod"}
+    )
     assert domain.status_code == 400 and domain.json()["detail"]["field"] == "parent"
     assert (await sched.admin.delete(f"/v1/nodes/{name}")).status_code == 204
 
@@ -69,7 +78,10 @@ async def test_queue_cap_within_quota_hierarchy_and_cap_enforced_on_jobs(sched: 
         assert over.status_code == 409 and over.json()["detail"]["field"] == "cap.cpu"
         bad = await admin.post(base, json={"name": "bad", "guarantee": {"cpu": 5}, "deserved": {"cpu": 1}})
         assert bad.status_code == 400 and "guarantee" in bad.json()["detail"]["field"]
-        team = await ok(await admin.post(base, json={"name": "team", "cap": {"cpu": 8000}, "deserved": {"cpu": 4000}}), 201)
+        team = await ok(
+            await admin.post(base, json={"name": "team", "cap": {"cpu": 8000}, "deserved": {"cpu": 4000}}),
+            201,
+        )
         child = await ok(
             await admin.post(
                 base,
@@ -91,8 +103,14 @@ async def test_queue_cap_within_quota_hierarchy_and_cap_enforced_on_jobs(sched: 
     assert to_parent["detail"]["field"] == "queue"
     fits = await sched.submit(t, small("vision"))
     await sched.wait(t, fits["id"], in_state("completed"))
-    too_big = await sched.submit(t, {**small("vision"), "groups": [{**small("vision")["groups"][0], "replicas": 3}]})
-    job = await sched.wait(t, too_big["id"], lambda j: bool(j["reasons"]) and j["state"] in ("pending", "unschedulable", "queued"))
+    too_big = await sched.submit(
+        t, {**small("vision"), "groups": [{**small("vision")["groups"][0], "replicas": 3}]}
+    )
+    job = await sched.wait(
+        t,
+        too_big["id"],
+        lambda j: bool(j["reasons"]) and j["state"] in ("pending", "unschedulable", "queued"),
+    )
     assert any("capacity" in r for r in job["reasons"]), job["reasons"]
 
 
@@ -102,3 +120,28 @@ def small(queue: str) -> dict:
         "queue": queue,
         "groups": [{"name": "w", "replicas": 1, "cpu_milli": 100, "memory_mib": 64, "command": ["true"]}],
     }
+
+
+async def test_reclaim_takes_lent_accelerators_back_for_the_queue_that_deserves_them(sched: SchedEnv) -> None:
+    from tests.scheduler.service.test_jobs_api import gpu_job
+
+    lender, borrower = await sched.tenant(), await sched.tenant()
+    for t in (lender, borrower):
+        async with client_for(sched.app, t.tokens["tenant-admin"]) as admin:
+            share = {"accelerators": 8000}
+            await ok(
+                await admin.post(f"/v1/tenants/{t.id}/queues", json={"name": "gpu", "deserved": share}), 201
+            )
+    elastic = gpu_job(8, replicas=2)
+    elastic["groups"][0]["min_replicas"] = 1  # the second replica runs on borrowed devices
+    greedy = await sched.submit(borrower, {**elastic, "queue": "gpu"})
+    await sched.wait(borrower, greedy["id"], lambda j: all(t["state"] == "running" for t in j["tasks"]))
+    owed = await sched.submit(lender, {**gpu_job(8), "queue": "gpu"})
+    await sched.wait(lender, owed["id"], in_state("running"))
+    shrunk = await sched.wait(
+        borrower, greedy["id"], lambda j: sorted(t["state"] for t in j["tasks"]) == ["pending", "running"]
+    )
+    assert shrunk["state"] == "running"
+    events = await sched.events(borrower, greedy["id"])
+    assert any(e["kind"] == "evicted" and e["message"].startswith("reclaim") for e in events), events
+    assert any(e["kind"] == "stopped" for e in events)

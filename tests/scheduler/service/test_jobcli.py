@@ -26,22 +26,37 @@ def test_job_cli_against_stic_up_demo(tmp_path: Path) -> None:
         extra["STIC_KMS_ROOT_KEY"] = secrets.token_hex(32)  # the KMS service needs one outside development
     os.environ.update(extra)
     try:
-        with fresh_database("sqlite", tmp_path) as url, stic_up(
-            database_url=url, secret=TEST_SECRET, key_file=tmp_path / "admin.key", command=("up", "--demo")
-        ) as base:
-            admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {(tmp_path / 'admin.key').read_text().strip()}"})
+        with (
+            fresh_database("sqlite", tmp_path) as url,
+            stic_up(
+                database_url=url,
+                secret=TEST_SECRET,
+                key_file=tmp_path / "admin.key",
+                command=("up", "--demo"),
+            ) as base,
+        ):
+            admin = httpx.Client(
+                base_url=base,
+                headers={"Authorization": f"Bearer {(tmp_path / 'admin.key').read_text().strip()}"},
+            )
             nodes = admin.get("/v1/nodes?limit=100").json()["items"]
             assert {n["simulated"] for n in nodes if n["name"].startswith("demo-")} == {True}
             assert [n["simulated"] for n in nodes if n["local"]] == [False]
             tenant = admin.post("/v1/tenants", json={"name": "cli"}).json()["id"]
             dep = admin.post(f"/v1/tenants/{tenant}/departments", json={"name": "d"}).json()["id"]
-            project = admin.post(f"/v1/tenants/{tenant}/projects", json={"name": "p", "department_id": dep}).json()["id"]
+            project = admin.post(
+                f"/v1/tenants/{tenant}/projects", json={"name": "p", "department_id": dep}
+            ).json()["id"]
             user = admin.post(f"/v1/tenants/{tenant}/users", json={"name": "dev"}).json()["id"]
-            admin.post(f"/v1/tenants/{tenant}/role-bindings", json={"principal_id": user, "role": "developer"})
+            admin.post(
+                f"/v1/tenants/{tenant}/role-bindings", json={"principal_id": user, "role": "developer"}
+            )
             token = admin.post(f"/v1/tenants/{tenant}/api-keys", json={"principal_id": user}).json()["token"]
             env = {"STIC_URL": base, "STIC_API_KEY": token}
             submitted = runner.invoke(
-                app, ["submit", str(EXAMPLES / "notebook.yaml"), "--project", project, "--format", "json"], env=env
+                app,
+                ["submit", str(EXAMPLES / "notebook.yaml"), "--project", project, "--format", "json"],
+                env=env,
             )
             assert submitted.exit_code == 0, submitted.output
             job = json.loads(submitted.stdout)

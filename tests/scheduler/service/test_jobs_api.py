@@ -17,7 +17,9 @@ EXAMPLES = Path(__file__).parents[3] / "scheduler" / "examples"
 SLEEP = "import time; time.sleep(60)"
 
 
-def gpu_job(gpus: int, *, replicas: int = 1, types: list[str] | None = None, code: str = SLEEP, **extra: object) -> dict:
+def gpu_job(
+    gpus: int, *, replicas: int = 1, types: list[str] | None = None, code: str = SLEEP, **extra: object
+) -> dict:
     return {
         "name": unique("gpu"),
         "groups": [
@@ -40,7 +42,7 @@ async def test_examples_are_placed_and_run_on_the_demo_inventory(sched: SchedEnv
     spec = parse_yaml((EXAMPLES / example).read_text(), project_id=t.project_id).model_dump(mode="json")
     spec["name"] = unique("ex")
     job = await sched.submit(t, spec)
-    done = await sched.wait(t, job["id"], in_state("completed", "failed"), timeout=30)
+    done = await sched.wait(t, job["id"], in_state("completed", "failed"), limit_s=30)
     assert done["state"] == "completed", await sched.events(t, job["id"])
     assert all(task["node"] for task in done["tasks"])
     if example.startswith("train"):
@@ -75,7 +77,10 @@ async def test_job_that_can_never_fit_is_unschedulable_with_reasons(sched: Sched
 
 
 BAD_SPECS = [
-    ({"groups": [{"name": "w", "command": ["true"], "accelerators": {"types": ["tpu-v9"]}}]}, "groups[0].accelerators.types[0]"),
+    (
+        {"groups": [{"name": "w", "command": ["true"], "accelerators": {"types": ["tpu-v9"]}}]},
+        "groups[0].accelerators.types[0]",
+    ),
     ({"min_available": 5}, "min_available"),
     ({"topology": {"tier": "rack"}}, "topology.tier"),
     ({"queue": "nowhere"}, "queue"),
@@ -99,7 +104,11 @@ async def test_invalid_specs_are_rejected_with_422_naming_the_field(sched: Sched
 
 async def test_quota_exceeded_is_a_409_naming_level_and_resource(sched: SchedEnv) -> None:
     t = await sched.tenant()
-    await ok(await sched.admin.put(f"/v1/tenants/{t.id}/projects/{t.project_id}/quota", json={"limits": {"cpu_millicores": 150}}))
+    await ok(
+        await sched.admin.put(
+            f"/v1/tenants/{t.id}/projects/{t.project_id}/quota", json={"limits": {"cpu_millicores": 150}}
+        )
+    )
     body = await sched.submit(t, cpu_job(replicas=2), status=409)
     assert body["error"] == "quota_exceeded"
     assert body["detail"]["level"] == "project" and body["detail"]["resource"] == "cpu_millicores"
@@ -120,7 +129,9 @@ async def test_lifecycle_start_suspend_resume_delete_and_quota_release(sched: Sc
         assert stopped["tasks"][0]["node"] is None
         assert (await dev.post(f"{base}/start")).status_code == 409
         await ok(await dev.post(f"{base}/resume"))
-        again = await sched.wait(t, job["id"], lambda j: j["state"] == "running" and j["tasks"][0]["state"] == "running")
+        again = await sched.wait(
+            t, job["id"], lambda j: j["state"] == "running" and j["tasks"][0]["state"] == "running"
+        )
         assert again["tasks"][0]["attempt"] == 1
         metrics = await ok(await dev.get(f"{base}/metrics"))
         assert metrics["tasks"][0]["runtime_s"] is not None
@@ -138,11 +149,25 @@ async def test_lifecycle_start_suspend_resume_delete_and_quota_release(sched: Sc
 
 async def test_logs_and_events_of_a_completed_job(sched: SchedEnv) -> None:
     t = await sched.tenant()
-    job = await sched.submit(t, cpu_job(replicas=2, code="import os; print('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'])"))
+    job = await sched.submit(
+        t,
+        cpu_job(
+            replicas=2, code="import os; print('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'])"
+        ),
+    )
     await sched.wait(t, job["id"], in_state("completed"))
     async with client_for(sched.app, t.tokens["viewer"]) as viewer:
         logs = await ok(await viewer.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-1/logs"))
         assert logs["content"].strip() == "rank 1 of 2"
-        assert (await viewer.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-9/logs")).status_code == 404
-    transitions = [(e["source"], e["target"]) for e in await sched.events(t, job["id"]) if e["kind"] == "transition"]
-    assert transitions == [("pending", "queued"), ("queued", "scheduled"), ("scheduled", "running"), ("running", "completed")]
+        assert (
+            await viewer.get(f"/v1/tenants/{t.id}/jobs/{job['id']}/tasks/worker-9/logs")
+        ).status_code == 404
+    transitions = [
+        (e["source"], e["target"]) for e in await sched.events(t, job["id"]) if e["kind"] == "transition"
+    ]
+    assert transitions == [
+        ("pending", "queued"),
+        ("queued", "scheduled"),
+        ("scheduled", "running"),
+        ("running", "completed"),
+    ]

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
+
 from services.kernel.db import Database
 from tests.conftest import client_for
 from tests.services.builders import ok, unique
@@ -116,7 +117,9 @@ async def test_every_mutating_request_is_audited(admin_client: httpx.AsyncClient
     read = await admin_client.get("/v1/me")
     me = read.json()
     events = await ok(
-        await admin_client.get("/v1/audit/events", params={"all_tenants": "true", "limit": 1000, "since": since})
+        await admin_client.get(
+            "/v1/audit/events", params={"all_tenants": "true", "limit": 1000, "since": since}
+        )
     )
     by_request = {}
     for entry in events["items"]:

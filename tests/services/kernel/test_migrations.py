@@ -29,7 +29,8 @@ async def _audit_log_is_append_only(engine) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO audit_log_checkpoints (size, root_hash, signed_at, key_name, key_fingerprint, note) "
+                "INSERT INTO audit_log_checkpoints "
+                "(size, root_hash, signed_at, key_name, key_fingerprint, note) "
                 "VALUES (1, :root, CURRENT_TIMESTAMP, 'k', 'f', 'n')"
             ),
             {"root": b"\x00" * 32},

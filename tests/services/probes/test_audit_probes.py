@@ -19,7 +19,9 @@ PROBES = [TamperEvidentAuditProbe(), ToolCallAuditProbe()]
 
 
 async def _run(probe, app, token: str):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://stic.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://stic.test"
+    ) as client:
         return await probe.run(ProbeContext(client=client, admin_key=token))
 
 
@@ -36,7 +38,9 @@ def _drop_proof_node(document: dict) -> dict:
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
-async def test_audit_probe_verifies_the_real_log(probe, platform_app: FastAPI, platform_db: PlatformDB) -> None:
+async def test_audit_probe_verifies_the_real_log(
+    probe, platform_app: FastAPI, platform_db: PlatformDB
+) -> None:
     result = await _run(probe, platform_app, platform_db.admin_token)
     assert result.status is Status.VERIFIED, result.message
     assert any(e.kind == "note" and e.summary == "inclusion verified" for e in result.evidence)

@@ -1,0 +1,1 @@
+"""Original training text for the tiny model (a package so wheels ship its *.txt files)."""

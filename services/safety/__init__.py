@@ -1,0 +1,1 @@
+"""STIC services.safety package: the content-safety service."""
