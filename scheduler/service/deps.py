@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scheduler.service.controller import Controller
 from services.kernel.errors import Conflict, STICError
+
+T = TypeVar("T")
 
 NodeName = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="Node name")]
 
@@ -43,3 +46,26 @@ async def commit_and_wake(session: AsyncSession, controller: Controller) -> None
         await session.rollback()
         raise Conflict("the job changed while the request ran; retry", detail={"retry": True}) from exc
     controller.wake()
+
+
+RACE_ATTEMPTS = 5
+
+
+async def change_and_wake(
+    session: AsyncSession, controller: Controller, change: Callable[[], Awaitable[T]]
+) -> T:
+    """Run ``change`` and commit; when the scheduling loop updated the same job meanwhile
+    (optimistic-concurrency race), roll back and run ``change`` again on fresh rows.
+    Wakes the loop on success; 409 if the race is lost ``RACE_ATTEMPTS`` times.
+    """
+    for _ in range(RACE_ATTEMPTS):
+        try:
+            result = await change()
+            await session.commit()
+        except StaleDataError:
+            await session.rollback()
+            session.expunge_all()
+            continue
+        controller.wake()
+        return result
+    raise Conflict("the job kept changing while the request ran; retry", detail={"retry": True})

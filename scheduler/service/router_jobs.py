@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.model import JobState
 from scheduler.service import jobs, schemas
-from scheduler.service.deps import ControllerDep, commit_and_wake
+from scheduler.service.deps import ControllerDep, change_and_wake, commit_and_wake
 from scheduler.service.jobspec import JobCreate
 from scheduler.service.models import JobRow
 from services.kernel.deps import CurrentPrincipal, SessionDep
@@ -80,8 +80,11 @@ async def delete_job(
     principal: CurrentPrincipal,
     controller: ControllerDep,
 ) -> None:
-    await jobs.delete_job(session=session, principal=principal, tenant_id=tenant_id, job_id=job_id)
-    await commit_and_wake(session, controller)
+    await change_and_wake(
+        session,
+        controller,
+        lambda: jobs.delete_job(session=session, principal=principal, tenant_id=tenant_id, job_id=job_id),
+    )
 
 
 @router.post("/{job_id}/start", response_model=schemas.JobOut, summary="Start a job created with start=false")
@@ -92,10 +95,13 @@ async def start_job(
     principal: CurrentPrincipal,
     controller: ControllerDep,
 ) -> object:
-    job = await jobs.resume_job(
-        session=session, principal=principal, tenant_id=tenant_id, job_id=job_id, first_start=True
+    job = await change_and_wake(
+        session,
+        controller,
+        lambda: jobs.resume_job(
+            session=session, principal=principal, tenant_id=tenant_id, job_id=job_id, first_start=True
+        ),
     )
-    await commit_and_wake(session, controller)
     return await _out(session, job)
 
 
@@ -107,8 +113,11 @@ async def suspend_job(
     principal: CurrentPrincipal,
     controller: ControllerDep,
 ) -> object:
-    job = await jobs.suspend_job(session=session, principal=principal, tenant_id=tenant_id, job_id=job_id)
-    await commit_and_wake(session, controller)
+    job = await change_and_wake(
+        session,
+        controller,
+        lambda: jobs.suspend_job(session=session, principal=principal, tenant_id=tenant_id, job_id=job_id),
+    )
     return await _out(session, job)
 
 
@@ -120,10 +129,13 @@ async def resume_job(
     principal: CurrentPrincipal,
     controller: ControllerDep,
 ) -> object:
-    job = await jobs.resume_job(
-        session=session, principal=principal, tenant_id=tenant_id, job_id=job_id, first_start=False
+    job = await change_and_wake(
+        session,
+        controller,
+        lambda: jobs.resume_job(
+            session=session, principal=principal, tenant_id=tenant_id, job_id=job_id, first_start=False
+        ),
     )
-    await commit_and_wake(session, controller)
     return await _out(session, job)
 
 

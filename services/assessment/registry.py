@@ -24,6 +24,7 @@ _PROBE_MODULES: tuple[str, ...] = (
     "services.quotas.probes",
     "services.audit.probes",
     "services.safety.probes",
+    "scheduler.service.probes",
 )
 
 

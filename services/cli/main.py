@@ -37,6 +37,7 @@ AREA_GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("benchmarks.cli", "app", "bench"),
     ("scheduler.cli", "app", "sched"),
     ("inference.tinymodel.cli", "app", "model"),
+    ("scheduler.jobcli", "app", "job"),
 )
 
 

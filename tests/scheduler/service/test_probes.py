@@ -1,0 +1,110 @@
+"""The scheduler probes pass on the real platform, leave nothing behind, and fail when broken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from scheduler.service.probes import PROBES
+from services.assessment.probes.base import Probe, ProbeContext, ProbeFailure, ProbeResult
+from services.assessment.status import Status
+from tests.conftest import PlatformDB, client_for
+from tests.services.faults import FaultInjector, RewriteJSON, RewriteStatus, Rule
+
+JOB = r"/v1/tenants/[^/]+/jobs/[^/]+"
+
+
+def _place_one_task_of_a_waiting_job(job: dict[str, Any]) -> dict[str, Any]:
+    if job.get("state") == "queued" and job.get("tasks"):
+        job["tasks"][0]["node"] = "somewhere"
+    return job
+
+
+def _shared_tasks_take_whole_devices(job: dict[str, Any]) -> dict[str, Any]:
+    for task in job.get("tasks", []):
+        task["accel_milli"] = 1000
+    return job
+
+
+def _drop_fault_events(page: dict[str, Any]) -> dict[str, Any]:
+    return {**page, "items": [e for e in page["items"] if e["kind"] != "fault"]}
+
+
+BREAKAGES: dict[str, Rule] = {
+    # task output is lost: logs come back empty
+    "scheduler.job-lifecycle": RewriteJSON("GET", JOB + r"/tasks/[^/]+/logs", lambda d: {**d, "content": ""}),
+    # quota enforcement broken: a job beyond the quota is accepted
+    "scheduler.job-quota": RewriteStatus("POST", r"/v1/tenants/[^/]+/jobs", 409, 201),
+    # gang broken: part of a waiting gang is placed
+    "scheduler.gang-accelerator-types": RewriteJSON("GET", JOB, _place_one_task_of_a_waiting_job),
+    # sharing broken: a shared task holds a whole device
+    "scheduler.shared-exclusive": RewriteJSON("GET", JOB, _shared_tasks_take_whole_devices),
+    # fault detection broken: no fault is ever recorded
+    "scheduler.fault-recovery": RewriteJSON("GET", JOB + "/events", _drop_fault_events),
+    # isolation broken: a failing node never shows as cordoned
+    "scheduler.node-isolation": RewriteJSON("GET", r"/v1/nodes/[^/]+", lambda n: {**n, "cordoned": False}),
+}
+# probes that run on simulated nodes they register
+SIMULATED_PROBES = {
+    "scheduler.gang-accelerator-types",
+    "scheduler.shared-exclusive",
+    "scheduler.fault-recovery",
+    "scheduler.node-isolation",
+}
+
+
+async def _run(probe: Probe, app: Any, token: str) -> ProbeResult:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stic.test") as client:
+        return await probe.run(ProbeContext(client=client, admin_key=token))
+
+
+async def _nodes(app: FastAPI, token: str) -> list[dict[str, Any]]:
+    async with client_for(app, token) as admin:
+        response = await admin.get("/v1/nodes?limit=500")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def _probe_tenants(app: FastAPI, token: str) -> list[str]:
+    async with client_for(app, token) as admin:
+        response = await admin.get("/v1/tenants?limit=500")
+    assert response.status_code == 200, response.text
+    return [t["name"] for t in response.json()["items"] if t["name"].startswith("probe-")]
+
+
+def test_every_probe_has_a_breakage() -> None:
+    assert {p.name for p in PROBES} == set(BREAKAGES)
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+async def test_probe_passes_on_the_real_platform_and_cleans_up(
+    probe: Probe, platform_app: FastAPI, platform_db: PlatformDB
+) -> None:
+    result = await _run(probe, platform_app, platform_db.admin_token)
+    nodes = await _nodes(platform_app, platform_db.admin_token)
+    if probe.name in SIMULATED_PROBES:
+        assert result.status is Status.SIMULATED, result.message
+    elif result.status is not Status.VERIFIED:
+        assert result.status is Status.SIMULATED, result.message
+        assert any(n["simulated"] for n in nodes), "simulated although no simulated node exists"
+    calls = [e for e in result.evidence if e.kind == "http"]
+    assert len(calls) >= 8
+    assert all(e.details["status_code"] and len(e.details["response_sm3"]) == 64 for e in calls)
+    assert not [n["name"] for n in nodes if n["name"].startswith("probe-")]
+    assert not await _probe_tenants(platform_app, platform_db.admin_token)
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+async def test_probe_fails_when_the_capability_is_broken(
+    probe: Probe, platform_app: FastAPI, platform_db: PlatformDB
+) -> None:
+    broken = FaultInjector(platform_app, BREAKAGES[probe.name])
+    with pytest.raises(ProbeFailure):
+        await _run(probe, broken, platform_db.admin_token)
+    nodes = await _nodes(platform_app, platform_db.admin_token)
+    assert not [n["name"] for n in nodes if n["name"].startswith("probe-")]
