@@ -23,6 +23,7 @@ _PROBE_MODULES: tuple[str, ...] = (
     "services.iam.probes",
     "services.quotas.probes",
     "services.audit.probes",
+    "services.kms.probes",
     "services.safety.probes",
     "scheduler.service.probes",
 )
