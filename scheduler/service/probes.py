@@ -26,7 +26,7 @@ from services.iam.probes import ProbeTenant
 
 SLEEP = "import time; print('up', flush=True); time.sleep(30)"
 WAIT_S = 15.0
-CORDON_WAIT_S = 8.0  # a node is cordoned within a monitor tick or two of its third failure
+CORDON_WAIT_S = 5.0  # a node is cordoned within a monitor tick or two of its third failure
 POLL_S = 0.1
 
 Job = dict[str, Any]
@@ -110,8 +110,8 @@ class ProbeJobs:
             job = _body(response)
             if until(job):
                 return job
-            if job.get("state") in ("failed", "unschedulable") and what != job.get("state"):
-                break
+            if job.get("state") in ("failed", "unschedulable"):
+                break  # no probe waits for these: report at once
             await asyncio.sleep(POLL_S)
         self.ctx.require(
             False,
@@ -146,13 +146,28 @@ class ProbeJobs:
         self.ids.remove(job_id)
 
     async def delete_all(self) -> None:
-        """Delete every job still known (best effort: recorded, never raises)."""
+        """Delete every job still known, then wait (up to 10 s) until the loop has stopped their tasks
+        and released their quota, so the tenant can go. Best effort: recorded, never raises."""
         for job_id in list(self.ids):
             try:
                 await self.ctx.delete(f"{self.base}/{job_id}")
             except httpx.HTTPError as exc:
                 self.ctx.note("clean-up failed", job=job_id, error=repr(exc))
         self.ids.clear()
+        if not self.tenant.project_id:
+            return
+        quota = f"/v1/tenants/{self.tenant.id}/projects/{self.tenant.project_id}/quota"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                response = await self.ctx.get(quota)
+            except httpx.HTTPError as exc:
+                self.ctx.note("clean-up failed", error=repr(exc))
+                return
+            if response.status_code != 200 or not _body(response).get("used"):
+                return
+            await asyncio.sleep(POLL_S)
+        self.ctx.note("jobs still held quota after deletion", tenant=self.tenant.id)
 
 
 class ProbeNodes:
@@ -436,8 +451,8 @@ class GangAcceleratorProbe:
             )
         finally:
             await jobs.delete_all()
-            await tenant.delete()
             await nodes.delete_all()
+            await tenant.delete()
 
 
 class SharedExclusiveProbe:
@@ -489,8 +504,8 @@ class SharedExclusiveProbe:
             )
         finally:
             await jobs.delete_all()
-            await tenant.delete()
             await nodes.delete_all()
+            await tenant.delete()
 
 
 CRASH_FIRST = (
@@ -570,8 +585,8 @@ class FaultRecoveryProbe:
             )
         finally:
             await jobs.delete_all()
-            await tenant.delete()
             await nodes.delete_all()
+            await tenant.delete()
 
 
 CHECKPOINTED = """
@@ -653,8 +668,8 @@ class NodeIsolationProbe:
             )
         finally:
             await jobs.delete_all()
-            await tenant.delete()
             await nodes.delete_all()
+            await tenant.delete()
 
 
 PROBES = (
