@@ -22,7 +22,7 @@ from scheduler.service.quota import accelerator_ceiling
 from services.kernel.auth import Principal
 from services.kernel.errors import BadRequest, Conflict
 from services.kernel.identity import Department, Project
-from services.kernel.tenancy import get_scoped, scoped
+from services.kernel.tenancy import get_scoped, require_tenant, scoped
 from services.quotas.models import Quota
 
 VECTORS = ("guarantee", "deserved", "cap", "borrowing_limit", "lending_limit")
@@ -146,6 +146,7 @@ async def create_queue(
 ) -> QueueRow:
     """Create a queue (``quotas:write``); 409 if the name exists or the cap exceeds the quota."""
     principal.require("quotas:write", tenant_id=tenant_id)
+    await require_tenant(session, tenant_id)
     if (await session.execute(scoped(QueueRow, tenant_id).where(QueueRow.name == queue_in.name))).first():
         raise Conflict(f"queue '{queue_in.name}' already exists", detail={"field": "name"})
     scope_id = await _scope(session, tenant_id, queue_in.scope_type, queue_in.scope_id)

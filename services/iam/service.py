@@ -29,7 +29,7 @@ from services.kernel.identity import (
 )
 from services.kernel.pagination import PageParams, paginate
 from services.kernel.permissions import TENANT_SCOPED_ROLES, Role
-from services.kernel.tenancy import get_scoped, scoped
+from services.kernel.tenancy import get_scoped, require_tenant, scoped
 
 
 async def _flush_unique(session: AsyncSession, what: str) -> None:
@@ -112,6 +112,7 @@ async def create_department(
 ) -> Department:
     """Create a department in ``tenant_id``."""
     principal.require("iam:write", tenant_id=tenant_id)
+    await require_tenant(session, tenant_id)
     department = Department(tenant_id=tenant_id, **department_in.model_dump())
     session.add(department)
     await _flush_unique(session, f"department '{department_in.name}'")
@@ -176,6 +177,7 @@ async def create_project(
 ) -> Project:
     """Create a project under one of the tenant's departments."""
     principal.require("iam:write", tenant_id=tenant_id)
+    await require_tenant(session, tenant_id)
     await get_scoped(
         session, Department, tenant_id=tenant_id, resource_id=project_in.department_id, kind="department"
     )
@@ -252,6 +254,7 @@ async def create_user(
 ) -> User:
     """Create a user in the tenant."""
     principal.require("iam:write", tenant_id=tenant_id)
+    await require_tenant(session, tenant_id)
     user = User(tenant_id=tenant_id, name=user_in.name, email=user_in.email)
     session.add(user)
     await _flush_unique(session, f"user '{user_in.name}'")
@@ -308,6 +311,7 @@ async def create_service_account(
 ) -> ServiceAccount:
     """Create a service account, optionally tied to one of the tenant's projects."""
     principal.require("iam:write", tenant_id=tenant_id)
+    await require_tenant(session, tenant_id)
     if account_in.project_id is not None:
         await get_scoped(
             session, Project, tenant_id=tenant_id, resource_id=account_in.project_id, kind="project"

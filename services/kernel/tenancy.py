@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.errors import NotFound
+from services.kernel.identity import Tenant
 
 M = TypeVar("M")
 
@@ -27,3 +28,9 @@ async def get_scoped(
     if row is None:
         raise NotFound.of(kind, resource_id)
     return row
+
+
+async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """NotFound unless the tenant exists (platform administrators pass ``require`` for any id)."""
+    if await session.get(Tenant, tenant_id) is None:
+        raise NotFound.of("tenant", tenant_id)
