@@ -8,6 +8,7 @@ shutdown it stops the loop (running tasks keep running and are re-adopted on the
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -38,6 +39,8 @@ async def seed_demo_inventory(app: FastAPI) -> list[str]:
 
 async def _startup(app: FastAPI) -> None:
     options: SchedulerOptions = getattr(app.state, "scheduler_options", None) or SchedulerOptions()
+    work_dir: Path = options.work_dir or app.state.settings.data_dir / "scheduler"
+    options = options.model_copy(update={"work_dir": work_dir})
     app.state.scheduler_options = options
     database: Database = app.state.database
     async with database.sessionmaker() as session:
@@ -46,7 +49,7 @@ async def _startup(app: FastAPI) -> None:
     if app.state.settings.demo:
         added = await seed_demo_inventory(app)
         log.info("demo inventory seeded (simulated)", extra={"nodes": added})
-    executor = create_executor(options.executor, options.work_dir / "tasks")
+    executor = create_executor(options.executor, work_dir / "tasks")
     controller = Controller(
         database=database,
         executor=executor,

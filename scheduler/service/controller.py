@@ -68,7 +68,9 @@ class Controller:
 
     @property
     def work_dir(self) -> Path:
-        """Root of job folders and checkpoints."""
+        """Root of job folders and checkpoints (resolved against the data dir at start-up)."""
+        if self.options.work_dir is None:
+            raise RuntimeError("SchedulerOptions.work_dir must be resolved before the controller runs")
         return self.options.work_dir
 
     def wake(self) -> None:

@@ -11,15 +11,15 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.kernel.settings import REPO_ROOT
-
 
 class SchedulerOptions(BaseSettings):
     """How the scheduling loop runs and where tasks keep their files."""
 
     model_config = SettingsConfigDict(env_prefix="STIC_SCHEDULER_", extra="ignore")
 
-    work_dir: Path = Field(default=REPO_ROOT / "var" / "scheduler", description="task logs, checkpoints")
+    work_dir: Path | None = Field(
+        default=None, description="task logs, checkpoints; default <STIC_DATA_DIR>/scheduler"
+    )
     executor: str = Field(default="local", description="executor name (see scheduler.executors.registry)")
     policy: str = Field(default="default", description="scheduler config name or YAML path")
     tick_s: float = Field(default=0.25, gt=0, le=60, description="monitor period")
