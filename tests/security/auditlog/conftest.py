@@ -7,14 +7,10 @@ the connection error as the reason.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from security.auditlog.log import AuditLog, LogConfig
@@ -22,36 +18,18 @@ from security.auditlog.models import APPEND_ONLY_TABLES
 from security.auditlog.records import AuditRecord
 from security.auditlog.signing import SM2NoteSigner
 from services.kernel.db import Base, Database
-
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+from tests.conftest import fresh_database
 
 
 def audit_tables() -> list:
     return [Base.metadata.tables[name] for name in APPEND_ONLY_TABLES]
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    """URL of a scratch PostgreSQL database for this module."""
-    name = f"stic_test_audit_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield PG_URL.format(name=name)
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a scratch PostgreSQL database for this module (fails under CI=true if unreachable)."""
+    with fresh_database("postgresql", tmp_path_factory.mktemp("pg")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,13 +6,9 @@ server fails, elsewhere the PostgreSQL cases are skipped with the connection err
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from security.kms.models import KmsKey, KmsKeyVersion
@@ -20,32 +16,16 @@ from security.kms.rootkey import RootKey
 from security.kms.service import Caller, KeyManagementService
 from services.kernel.audit import MemoryAuditSink
 from services.kernel.db import Base, Database
+from tests.conftest import fresh_database
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 TABLES = [KmsKey.__table__, KmsKeyVersion.__table__]
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    """URL of a scratch PostgreSQL database for this module."""
-    name = f"stic_test_kms_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a scratch PostgreSQL database for this module (fails under CI=true if unreachable)."""
+    with fresh_database("postgresql", tmp_path_factory.mktemp("pg")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
