@@ -47,6 +47,9 @@ class ServiceModule:
     description: str = ""
     on_startup: Sequence[Hook] = field(default_factory=tuple)
     on_shutdown: Sequence[Hook] = field(default_factory=tuple)
+    # ASGI middleware the service needs around the whole app (e.g. the gateway's body encryption):
+    # (middleware class, keyword arguments); added inside the kernel's PlatformMiddleware.
+    middleware: Sequence[tuple[type, dict[str, object]]] = field(default_factory=tuple)
 
 
 def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -138,6 +141,9 @@ def create_service_app(
     for module in modules:
         for router in module.routers:
             app.include_router(router)
+    for module in modules:
+        for middleware_class, options in module.middleware:
+            app.add_middleware(middleware_class, **options)
     service_label = modules[0].name if len(modules) == 1 else "allinone"
     app.add_middleware(
         PlatformMiddleware,
