@@ -15,8 +15,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# `make run` serves the demo model (tiny-llama) with the builtin engine: the inference extra (CPU torch).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[inference]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

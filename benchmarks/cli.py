@@ -21,6 +21,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "audit": ("benchmarks.audit", "command"),
     "safety": ("benchmarks.safety", "command"),
     "sched": ("scheduler.cli", "bench"),
+    "serve": ("benchmarks.serving.serve", "command"),
+    "gateway": ("benchmarks.serving.gateway", "command"),
 }
 
 for _name, (_module, _function) in BENCHMARKS.items():

@@ -20,6 +20,7 @@ from scheduler.plugins.predicates import PredicatesPlugin
 from scheduler.plugins.priority import PriorityPlugin
 from scheduler.plugins.sharing import SharingPlugin
 from scheduler.plugins.spread import SpreadPlugin
+from scheduler.plugins.strategy import PlacementStrategyPlugin
 
 PLUGINS: dict[str, PluginFactory] = {
     "gang": GangPlugin,
@@ -34,6 +35,7 @@ PLUGINS: dict[str, PluginFactory] = {
     "network-topology": NetworkTopologyPlugin,
     "sharing": SharingPlugin,
     "health": HealthPlugin,
+    "placement-strategy": PlacementStrategyPlugin,
 }
 
 ACTIONS: dict[str, ActionFactory] = {

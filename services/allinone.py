@@ -22,6 +22,9 @@ SERVICE_MODULES: dict[str, str] = {
     "audit": "services.audit.app",
     "kms": "services.kms.app",
     "safety": "services.safety.app",
+    "models": "inference.modelservice.app",
+    "batches": "inference.batches.app",
+    "gateway": "inference.gateway.app",
 }
 
 

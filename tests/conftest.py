@@ -26,6 +26,8 @@ from services.kernel.auth import issue_key
 from services.kernel.migrations import upgrade_database
 from services.kernel.settings import Settings
 
+pytest_plugins = ["tests.inference.fixtures"]
+
 POSTGRES_URL = os.environ.get("STIC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "stic-test-secret-" + secrets.token_hex(8)
 TEST_KMS_ROOT_KEY = secrets.token_hex(32)
@@ -107,11 +109,14 @@ def platform_settings(db: PlatformDB, **overrides: object) -> Settings:
 @pytest.fixture
 async def platform_app(platform_db: PlatformDB) -> AsyncIterator[FastAPI]:
     """The all-in-one app on ``platform_db``, started (lifespan entered)."""
+    from inference.batches.options import BatchOptions
     from services.allinone import create_app
     from services.kms.app import KmsSettings
 
     app = create_app(platform_settings(platform_db))
     app.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
+    # batch workers would call back a platform URL this in-process app does not listen on
+    app.state.batch_options = BatchOptions(enabled=False)
     async with app.router.lifespan_context(app):
         yield app
 

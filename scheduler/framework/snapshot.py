@@ -55,11 +55,16 @@ class Binding:
 
 @dataclass(frozen=True)
 class JobRecord:
-    """A job as the store knows it: spec, state and bindings of its placed tasks (by task name)."""
+    """A job as the store knows it: spec, state and bindings of its placed tasks (by task name).
+
+    ``avoid_nodes`` are nodes where the job's tasks failed and were rescheduled away from; the
+    health plugin keeps the job's tasks off them.
+    """
 
     spec: JobSpec
     state: JobState = JobState.PENDING
     bindings: Mapping[str, Binding] = field(default_factory=dict)
+    avoid_nodes: frozenset[str] = frozenset()
 
 
 class TaskInfo:
@@ -124,6 +129,7 @@ class JobInfo:
     __slots__ = (
         "alloc",
         "attempt_gen",
+        "avoid_nodes",
         "created_at",
         "id",
         "min_available",
@@ -148,6 +154,7 @@ class JobInfo:
         self.alloc = [0, 0, 0]
         self.placed = 0
         self.attempt_gen = -1  # snapshot release generation of the last failed allocation attempt
+        self.avoid_nodes: frozenset[str] = frozenset()
         essential: list[TaskInfo] = []
         extra: list[TaskInfo] = []
         budget = self.min_available
@@ -334,6 +341,7 @@ class Snapshot:
             for i, g in enumerate(spec.groups)
         }
         job = JobInfo(spec, record.state, models)
+        job.avoid_nodes = record.avoid_nodes
         self.jobs[job.id] = job
         self.waiting[job.id] = job
         if record.bindings:

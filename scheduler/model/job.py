@@ -33,6 +33,13 @@ class TopologyMode(StrEnum):
     PREFERRED = "preferred"
 
 
+class PlacementStrategy(StrEnum):
+    """How a job asks its tasks to be spread over nodes, overriding the configured default."""
+
+    BINPACK = "binpack"
+    SPREAD = "spread"
+
+
 PRIORITY_CLASSES: dict[str, int] = {
     "system-critical": 1000,
     "high": 100,
@@ -96,7 +103,8 @@ class TopologyConstraint:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A job as submitted. ``min_available`` is the gang minimum (default: sum of group minimums)."""
+    """A job as submitted. ``min_available`` is the gang minimum (default: sum of group minimums);
+    ``placement`` picks binpack or spread for this job (None: the scheduler configuration decides)."""
 
     id: str
     queue: str
@@ -108,6 +116,7 @@ class JobSpec:
     preemptible: bool = True
     topology: TopologyConstraint | None = None
     created_at: float = 0.0
+    placement: PlacementStrategy | None = None
 
     @property
     def effective_priority(self) -> int:

@@ -1,4 +1,8 @@
-"""Health: never place on unhealthy nodes; prefer healthy, fast nodes over degraded or slow ones."""
+"""Health: never place on unhealthy nodes; prefer healthy, fast nodes over degraded or slow ones.
+
+A job that was rescheduled away from nodes where its tasks failed (``JobInfo.avoid_nodes``) is never
+placed on those nodes again; when nothing else fits it waits with that reason.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from scheduler.framework.status import SUCCESS, Status, unschedulable
 from scheduler.plugins._args import check_keys, number
 
 UNHEALTHY = unschedulable("health", "node unhealthy")
+AVOIDED = unschedulable("health", "node where this job's tasks failed (avoided)")
 
 
 class HealthPlugin:
@@ -23,8 +28,10 @@ class HealthPlugin:
         self.degraded_factor = number(self.name, args, "degraded_factor", 0.5)
 
     def on_session_open(self, session: Session) -> None:
-        """Register predicate and scorer."""
+        """Register predicates and scorer (the avoid predicate only when some job avoids nodes)."""
         session.add_predicate(self.name, self.predicate)
+        if any(job.avoid_nodes for job in session.snapshot.waiting.values()):
+            session.add_predicate(f"{self.name}/avoid", self.avoid)
         session.add_scorer(self.name, self.score, self.weight)
 
     def on_session_close(self, session: Session) -> None:
@@ -34,6 +41,11 @@ class HealthPlugin:
     def predicate(task: TaskInfo, node: NodeState) -> Status:
         """Failure on unhealthy nodes."""
         return SUCCESS if node.healthy else UNHEALTHY
+
+    @staticmethod
+    def avoid(task: TaskInfo, node: NodeState) -> Status:
+        """Failure on nodes the task's job is rescheduled away from."""
+        return AVOIDED if node.name in task.job.avoid_nodes else SUCCESS
 
     def score(self, task: TaskInfo, node: NodeState, devices: tuple[int, ...]) -> float:
         """100 for healthy nodes at full speed; lower for slow (stragglers) or degraded nodes."""

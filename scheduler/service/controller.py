@@ -3,9 +3,10 @@
 One asyncio task runs :meth:`Controller.run`. A submission, a node change or a lifecycle call
 wakes it at once (:meth:`Controller.wake`); otherwise it ticks every ``tick_s`` and runs a
 scheduling cycle every ``cycle_s`` or when something changed. Every step is its own
-transaction; a step that loses an optimistic-concurrency race (the API changed the job) is
-rolled back and redone on the next tick. Placements are committed before any launch, and a
-launch is keyed by (task, attempt), so a restarted service never places or starts a task twice.
+transaction; a step that loses a race with the API (a job changed, or rows vanished because a job
+or its whole tenant was deleted mid-cycle) is rolled back and redone on the next tick, without an
+error log. Placements are committed before any launch, and a launch is keyed by (task, attempt),
+so a restarted service never places or starts a task twice.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from scheduler import Scheduler
 from scheduler.executors.base import Executor, Phase, TaskKey
@@ -33,9 +34,14 @@ from scheduler.service.monitor import Monitor, MonitorResult
 from scheduler.service.options import SchedulerOptions
 from services.kernel.auth import Principal
 from services.kernel.db import Database, utcnow
+from services.kernel.errors import NotFound
 from services.quotas import service as quotas
 
 log = logging.getLogger("stic.scheduler")
+
+# What a step sees when the API changed or deleted rows under it (deleting a job, or a tenant with
+# all its jobs, cascades while a cycle holds them): stale versions, foreign keys to rows now gone.
+LOST_RACE = (StaleDataError, ObjectDeletedError, IntegrityError, OperationalError)
 
 
 class Controller:
@@ -138,7 +144,7 @@ class Controller:
                 await work(session)  # type: ignore[operator]
                 await session.commit()
                 return True
-            except (StaleDataError, OperationalError) as exc:
+            except LOST_RACE as exc:
                 await session.rollback()
                 log.info("scheduler step retried", extra={"reason": type(exc).__name__})
                 return False
@@ -251,33 +257,38 @@ class Controller:
         self._dirty = True
 
     async def _release_quotas(self) -> None:
-        """Give back the quota (and gang resources) of finished jobs once none of their tasks runs."""
+        """Give back the quota (and gang resources) of finished jobs once none of their tasks runs.
+
+        A job (or tenant) deleted meanwhile ends the pass quietly; the next tick sees the new state.
+        """
         async with self.database.sessionmaker() as session:
             states = [s.value for s in TERMINAL]
             query = select(JobRow).where(JobRow.state.in_(states), JobRow.quota_released.is_(False))
             jobs = list((await session.execute(query)).scalars())
             for job in jobs:
-                busy = (
-                    await session.execute(
-                        select(TaskRow.id).where(
-                            TaskRow.job_id == job.id, TaskRow.state.in_(("running", "stopping"))
-                        )
-                    )
-                ).first()
-                if busy is not None:
-                    continue
-                await self.executor.release(job.id)
-                if job.reservation_id is not None:
-                    await quotas.release(
-                        session=session,
-                        principal=self.system,
-                        tenant_id=job.tenant_id,
-                        reservation_id=job.reservation_id,
-                    )
-                job.quota_released = True
-                add_event(session, job, "quota", "reservation released")
                 try:
+                    await self._release_one(session, job)
                     await session.commit()
-                except StaleDataError:
-                    await session.rollback()  # changed meanwhile; the release is idempotent: next tick
+                except (*LOST_RACE, NotFound) as exc:
+                    await session.rollback()  # the release is idempotent: next tick
+                    log.info("quota release retried", extra={"reason": type(exc).__name__})
                     return
+
+    async def _release_one(self, session: AsyncSession, job: JobRow) -> None:
+        busy = (
+            await session.execute(
+                select(TaskRow.id).where(TaskRow.job_id == job.id, TaskRow.state.in_(("running", "stopping")))
+            )
+        ).first()
+        if busy is not None:
+            return
+        await self.executor.release(job.id)
+        if job.reservation_id is not None:
+            await quotas.release(
+                session=session,
+                principal=self.system,
+                tenant_id=job.tenant_id,
+                reservation_id=job.reservation_id,
+            )
+        job.quota_released = True
+        add_event(session, job, "quota", "reservation released")

@@ -76,7 +76,8 @@ async def run_cycle(session: AsyncSession, scheduler: Scheduler, *, now: datetim
         }
         spec = core_spec(job.spec, job_id=job.id, queue=job.queue_id, created_at=job.created_at.timestamp())
         try:
-            snapshot.add_job(JobRecord(spec, JobState(job.state), bindings))
+            avoid = frozenset(job.avoid_nodes or ())
+            snapshot.add_job(JobRecord(spec, JobState(job.state), bindings, avoid))
         except ModelError as exc:
             log.warning("job left out of the cycle", extra={"job_id": job.id, "error": str(exc)})
             if job.id in snapshot.jobs:

@@ -3,7 +3,8 @@
 A spec names task groups (replicas of one command), the gang minimum, accelerator constraints
 (several products allowed per group, several groups with different products per job),
 exclusive or shared devices (share of compute in milli and memory in MiB), priority class,
-preemptibility, a topology constraint, elastic minimums and a recovery policy.
+preemptibility, a topology constraint, elastic minimums, a placement strategy (binpack or spread)
+and a recovery policy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scheduler.model import (
     Arch,
     JobSpec,
     JobType,
+    PlacementStrategy,
     SharingMode,
     TaskGroup,
     TopologyConstraint,
@@ -90,6 +92,9 @@ class JobCreate(StrictModel):
     priority: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
     preemptible: bool = True
     topology: TopologyIn | None = None
+    placement: PlacementStrategy | None = Field(
+        default=None, description="binpack or spread this job's tasks; default: the scheduler's policy"
+    )
     recovery: RecoveryIn = RecoveryIn()
     start: bool = True
 
@@ -131,6 +136,7 @@ def core_spec(data: dict[str, Any], *, job_id: str, queue: str, created_at: floa
         preemptible=data["preemptible"],
         topology=TopologyConstraint(topo["tier"], TopologyMode(topo["mode"])) if topo else None,
         created_at=created_at,
+        placement=PlacementStrategy(data["placement"]) if data.get("placement") else None,
     )
 
 

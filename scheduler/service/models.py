@@ -84,7 +84,10 @@ class QueueRow(IdMixin, TimestampMixin, TenantOwnedMixin, Base):
 
 
 class JobRow(IdMixin, TimestampMixin, TenantOwnedMixin, Base):
-    """A job: validated spec, lifecycle state, pending reasons, retry bookkeeping, quota reservation."""
+    """A job: validated spec, lifecycle state, pending reasons, retry bookkeeping, quota reservation.
+
+    ``avoid_nodes`` lists nodes where the job's tasks failed and that it was rescheduled away from.
+    """
 
     __tablename__ = "sched_jobs"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
@@ -100,6 +103,7 @@ class JobRow(IdMixin, TimestampMixin, TenantOwnedMixin, Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     unschedulable_generation: Mapped[str] = mapped_column(String(64), default="")
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    avoid_nodes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     not_before: Mapped[datetime | None] = mapped_column(default=None)
     started_once: Mapped[bool] = mapped_column(Boolean, default=False)
     reservation_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -3,9 +3,10 @@
 Each pass reads the executor's view of every running task (exit code, heartbeat, progress),
 runs the pure detectors of :mod:`scheduler.recovery.detectors`, and for every job with a fault
 applies the decision of :func:`scheduler.recovery.policy.decide`: restart in place after a
-backoff, give the placement back for rescheduling, or fail the job. Lost nodes are cordoned
-automatically, as are nodes where tasks of several jobs keep failing; slow nodes are marked
-degraded with their measured slowdown so the health plugin steers work away from them.
+backoff, give the placement back for rescheduling (the job then avoids the faulty node), or fail
+the job. Lost nodes are cordoned automatically, as are nodes where tasks of several jobs keep
+failing within a time window (older failures age out); slow nodes are marked degraded with their
+measured slowdown so the health plugin steers work away from them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from scheduler.recovery.detectors import (
     node_lost,
     stragglers,
 )
+from scheduler.recovery.node_failures import cordon_reason, record_failure
 from scheduler.recovery.policy import Action, Decision, Scope, decide
 from scheduler.service.cycle import tasks_by_job, unfinished_jobs
 from scheduler.service.inventory import cordon, record_node_event
@@ -38,6 +40,7 @@ from scheduler.service.options import SchedulerOptions
 
 SEVERITY = {FaultKind.NODE_LOST: 0, FaultKind.ABNORMAL_EXIT: 1, FaultKind.HANG: 2, FaultKind.STRAGGLER: 3}
 LAUNCHED = ("running", "stopping")
+MAX_AVOIDED = 64  # nodes a job remembers to avoid (oldest forgotten first)
 
 
 @dataclass
@@ -232,25 +235,25 @@ class Monitor:
             add_event(session, job, "fault", f"{f.kind.value}: {f.message}", task=f.task)
         node = nodes.get(fault.node or "")
         if fault.kind in (FaultKind.ABNORMAL_EXIT, FaultKind.HANG) and node is not None:
-            await self._count_node_failure(session, node, job)
+            await self._count_node_failure(session, node, job, now)
         decision = decide(
             recovery_policy(job.spec), fault, retries=job.retries, node_usable=_node_usable(node)
         )
         self._apply(session, job, tasks, decision, fault, now, result)
 
-    async def _count_node_failure(self, session: AsyncSession, node: NodeRow, job: JobRow) -> None:
-        """Cordon a node where tasks of at least two different jobs failed ``cordon_after_failures`` times."""
+    async def _count_node_failure(
+        self, session: AsyncSession, node: NodeRow, job: JobRow, now: datetime
+    ) -> None:
+        """Record a task failure; cordon the node when recent failures span several jobs."""
+        window = self.options.failure_window_s
         node.failures += 1
-        node.failed_jobs = [*list(node.failed_jobs)[-19:], job.id]
-        recent = list(node.failed_jobs)[-self.options.cordon_after_failures :]
-        if node.cordoned or len(recent) < self.options.cordon_after_failures or len(set(recent)) < 2:
+        records = record_failure(node.failed_jobs, job=job.id, now=now, window_s=window)
+        node.failed_jobs = [r.to_json() for r in records]
+        if node.cordoned:
             return
-        await cordon(
-            session=session,
-            principal=None,
-            name=node.name,
-            reason=f"{len(recent)} task failures of {len(set(recent))} jobs in a row",
-        )
+        reason = cordon_reason(records, threshold=self.options.cordon_after_failures, window_s=window)
+        if reason is not None:
+            await cordon(session=session, principal=None, name=node.name, reason=reason)
 
     def _apply(
         self,
@@ -290,6 +293,9 @@ class Monitor:
             apply_event(session, job, JobEvent.EVICT, decision.reason)
             job.not_before = not_before
             affected = tasks
+            if fault is not None and fault.node is not None and fault.node not in job.avoid_nodes:
+                job.avoid_nodes = [*list(job.avoid_nodes)[-(MAX_AVOIDED - 1) :], fault.node]
+                add_event(session, job, "avoid", f"{fault.node}: its tasks will not be placed there again")
         else:
             scope = recovery_policy(job.spec).scope
             failed = {fault.task} if fault is not None else set()

@@ -27,6 +27,9 @@ class SchedulerOptions(BaseSettings):
     node_heartbeat_timeout_s: float = Field(default=30.0, gt=0, description="silence before a node is lost")
     node_heartbeat_s: float = Field(default=5.0, gt=0, description="how often the local node reports")
     cordon_after_failures: int = Field(default=3, ge=1, description="task faults before a node is cordoned")
+    failure_window_s: float = Field(
+        default=600.0, gt=0, description="task faults older than this no longer count toward a cordon"
+    )
     straggler_min_elapsed_s: float = Field(default=2.0, ge=0)
     log_tail_bytes: int = Field(default=65536, ge=1024, le=16 * 2**20)
     local_node_name: str | None = Field(default=None, description="name of this machine's node")

@@ -17,7 +17,7 @@ from scheduler.model import ModelError, Queue, QueueTree, Resources
 from scheduler.model.state import TERMINAL
 from scheduler.service import schemas
 from scheduler.service.inventory import load_inventory
-from scheduler.service.models import JobRow, QueueRow
+from scheduler.service.models import JobRow, QueueRow, TaskRow
 from scheduler.service.quota import accelerator_ceiling
 from services.kernel.auth import Principal
 from services.kernel.errors import BadRequest, Conflict
@@ -263,3 +263,44 @@ async def queue_for_job(session: AsyncSession, *, tenant_id: str, name: str, pro
             detail={"field": "queue"},
         )
     return row
+
+
+async def queue_usage(session: AsyncSession, tenant_id: str) -> dict[str, dict[str, int]]:
+    """What the placed tasks of each queue of ``tenant_id`` hold, descendants included:
+    ``{"cpu": milli-cores, "memory": MiB, "accelerators": milli-devices}`` per queue id."""
+    rows = list((await session.execute(scoped(QueueRow, tenant_id))).scalars())
+    parent = {r.id: r.parent_id for r in rows}
+    usage = {r.id: {"cpu": 0, "memory": 0, "accelerators": 0} for r in rows}
+    query = (
+        select(TaskRow.group, TaskRow.devices, TaskRow.accel_milli, JobRow.queue_id, JobRow.spec)
+        .join(JobRow, JobRow.id == TaskRow.job_id)
+        .where(
+            TaskRow.tenant_id == tenant_id,
+            TaskRow.node.is_not(None),
+            TaskRow.state.in_(("placed", "running", "backoff", "stopping")),
+        )
+    )
+    for group_name, devices, milli, queue_id, spec in (await session.execute(query)).all():
+        group = next((g for g in spec["groups"] if g["name"] == group_name), None)
+        held = {
+            "cpu": group["cpu_milli"] if group else 0,
+            "memory": group["memory_mib"] if group else 0,
+            "accelerators": len(devices) * milli,
+        }
+        queue: str | None = queue_id
+        while queue is not None and queue in usage:
+            for key, value in held.items():
+                usage[queue][key] += value
+            queue = parent.get(queue)
+    return usage
+
+
+async def with_usage(session: AsyncSession, tenant_id: str, rows: list[QueueRow]) -> list[schemas.QueueOut]:
+    """API views of ``rows`` with what each queue holds now (see :func:`queue_usage`)."""
+    usage = await queue_usage(session, tenant_id)
+    out = []
+    for row in rows:
+        view = schemas.QueueOut.model_validate(row)
+        view.allocated = usage.get(row.id, {})
+        out.append(view)
+    return out

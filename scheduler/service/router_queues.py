@@ -28,7 +28,7 @@ async def create_queue(
 ) -> object:
     row = await queues.create_queue(session=session, principal=principal, tenant_id=tenant_id, queue_in=body)
     await commit_and_wake(session, controller)
-    return row
+    return (await queues.with_usage(session, tenant_id, [row]))[0]
 
 
 @router.get("", response_model=Page[schemas.QueueOut])
@@ -36,16 +36,16 @@ async def list_queues(
     tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> object:
     rows = await queues.list_queues(session=session, principal=principal, tenant_id=tenant_id)
-    return page_of(rows[page.offset : page.offset + page.limit], len(rows), page)
+    shown = await queues.with_usage(session, tenant_id, rows[page.offset : page.offset + page.limit])
+    return page_of(shown, len(rows), page)
 
 
 @router.get("/{queue_id}", response_model=schemas.QueueOut)
 async def get_queue(
     tenant_id: TenantId, queue_id: QueueId, session: SessionDep, principal: CurrentPrincipal
 ) -> object:
-    return await queues.get_queue(
-        session=session, principal=principal, tenant_id=tenant_id, queue_id=queue_id
-    )
+    row = await queues.get_queue(session=session, principal=principal, tenant_id=tenant_id, queue_id=queue_id)
+    return (await queues.with_usage(session, tenant_id, [row]))[0]
 
 
 @router.patch("/{queue_id}", response_model=schemas.QueueOut)
@@ -61,7 +61,7 @@ async def update_queue(
         session=session, principal=principal, tenant_id=tenant_id, queue_id=queue_id, queue_in=body
     )
     await commit_and_wake(session, controller)
-    return row
+    return (await queues.with_usage(session, tenant_id, [row]))[0]
 
 
 @router.delete("/{queue_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -220,7 +220,7 @@ class TaskOut(ResponseModel):
 
 
 class JobOut(StrictModel):
-    """A job: state, why it waits (each plugin's reasons), retries and tasks."""
+    """A job: state, why it waits (each plugin's reasons), retries, nodes it avoids, and tasks."""
 
     id: str
     tenant_id: str
@@ -233,6 +233,7 @@ class JobOut(StrictModel):
     reasons: list[str]
     unschedulable: bool
     retries: int
+    avoid_nodes: list[str]
     simulated: bool
     spec: dict[str, object]
     tasks: list[TaskOut]
@@ -257,6 +258,7 @@ class JobOut(StrictModel):
             reasons=list(job.reasons),
             unschedulable=job.state == "unschedulable",
             retries=job.retries,
+            avoid_nodes=list(job.avoid_nodes or []),
             simulated=any(t.simulated for t in tasks),
             spec=dict(job.spec),
             tasks=tasks,

@@ -26,6 +26,7 @@ _PROBE_MODULES: tuple[str, ...] = (
     "services.kms.probes",
     "services.safety.probes",
     "scheduler.service.probes",
+    "inference.probes",
 )
 
 

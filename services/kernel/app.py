@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -49,7 +50,7 @@ class ServiceModule:
     on_shutdown: Sequence[Hook] = field(default_factory=tuple)
     # ASGI middleware the service needs around the whole app (e.g. the gateway's body encryption):
     # (middleware class, keyword arguments); added inside the kernel's PlatformMiddleware.
-    middleware: Sequence[tuple[type, dict[str, object]]] = field(default_factory=tuple)
+    middleware: Sequence[tuple[Any, dict[str, Any]]] = field(default_factory=tuple)
 
 
 def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

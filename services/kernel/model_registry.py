@@ -19,6 +19,11 @@ MODEL_MODULES: tuple[str, ...] = (
     "security.auditlog.models",
     "security.kms.models",
     "services.safety.models",
+    "inference.gateway.limits.models",
+    "inference.gateway.requestlog.models",
+    "inference.batches.models",
+    "inference.modelservice.models",
+    "inference.gateway.splits.models",
 )
 
 

@@ -27,6 +27,8 @@ and queues the review item.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,6 +151,50 @@ async def check(
     )
 
 
+async def check_with_pack(
+    *,
+    session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    runtime: SafetyRuntime,
+    principal: Principal,
+    tenant_id: str,
+    loaded: LoadedPack,
+    text: str,
+    direction: Direction,
+    request_id: str | None,
+    audit_allowed: bool,
+) -> schemas.DecisionOut:
+    """Check ``text`` with an already resolved pack (the gateway's hot path; the caller authorised).
+
+    A session is opened only when the decision needs one (a review item, or auditing); with
+    ``audit_allowed`` false an ``allow`` decision is not audited (the request itself is, by the
+    gateway's request log and audit hook), every other decision is.
+    """
+    if loaded.semantic is not None or len(text) > INLINE_CHARS:  # keep the event loop free
+        decision = await asyncio.to_thread(
+            engine.check, text, pack=loaded.compiled, direction=direction, semantic=loaded.semantic
+        )
+    else:
+        decision = engine.check(text, pack=loaded.compiled, direction=direction)
+    semantic = loaded.semantic is not None
+    if decision.action is Action.ALLOW and not audit_allowed:
+        return decision_out(decision, loaded=loaded, text=text, review_item_id=None, semantic=semantic)
+    async with session_factory() as session:
+        out = await _settle(
+            session=session,
+            runtime=runtime,
+            principal=principal,
+            tenant_id=tenant_id,
+            loaded=loaded,
+            text=text,
+            decision=decision,
+            request_id=request_id,
+            action="safety.check",
+            semantic=semantic,
+        )
+        await session.commit()
+    return out
+
+
 class SafetyStream:
     """A streamed output under check; wraps :class:`~security.safety.engine.StreamChecker`.
 
@@ -205,11 +251,17 @@ async def close_stream(
     tenant_id: str,
     stream: SafetyStream,
     request_id: str | None,
-) -> schemas.DecisionOut:
-    """Audit a stopped or finished stream and queue its review item; finishes it if still open."""
+    audit_allowed: bool = True,
+) -> schemas.DecisionOut | None:
+    """Audit a stopped or finished stream and queue its review item; finishes it if still open.
+
+    With ``audit_allowed`` false an ``allow`` outcome is not audited and ``None`` is returned.
+    """
     if stream.decision is None:
         stream.finish()
     assert stream.decision is not None
+    if stream.decision.action is Action.ALLOW and not audit_allowed:
+        return None
     return await _settle(
         session=session,
         runtime=runtime,
@@ -264,6 +316,7 @@ async def check_stream(
         stream=stream,
         request_id=request_id,
     )
+    assert decision is not None  # audit_allowed: every outcome is settled
     return schemas.StreamCheckOut(
         steps=steps,
         forwarded="".join(step.text for step in steps),

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler import Scheduler, Snapshot
+from scheduler import JobRecord, Scheduler, Snapshot
 from scheduler.config import ConfigError, bundled_configs, load_config, parse_config
 from scheduler.framework.plugin import Action, Plugin
 from scheduler.model.inventories import demo_inventory
+from scheduler.model.job import PlacementStrategy
 from scheduler.model.queue import QueueTree
 from scheduler.registry import ACTIONS, PLUGINS
+from scheduler.testing import job
 
 
 @pytest.mark.parametrize("name", sorted(PLUGINS))
 def test_plugin_protocol(name: str) -> None:
     plugin = PLUGINS[name]({})
     assert isinstance(plugin, Plugin) and plugin.name == name
-    session = Scheduler(load_config("default")).open_session(Snapshot(demo_inventory(), QueueTree.single()))
+    # a waiting job that asks for everything plugins register conditionally (placement, avoided nodes)
+    waiting = JobRecord(
+        job("j").with_(placement=PlacementStrategy.SPREAD).group().obj(), avoid_nodes=frozenset({"n1"})
+    )
+    snapshot = Snapshot(demo_inventory(), QueueTree.single(), [waiting])
+    session = Scheduler(load_config("default")).open_session(snapshot)
     registered_before = sum(len(v) for v in vars(session).values() if isinstance(v, list))
     plugin.on_session_open(session)
     assert sum(len(v) for v in vars(session).values() if isinstance(v, list)) > registered_before

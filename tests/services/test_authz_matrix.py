@@ -7,6 +7,8 @@ resource does not leak. A completeness check fails when an API route has no row 
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from security.crypto import SM2PrivateKey
 from tests.conftest import client_for
 from tests.services.builders import TenantFixture, make_tenant, ok, unique
 
@@ -589,4 +592,288 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}/events", "member", _new_job()),
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}/tasks/{task_name}/logs", "member", _new_job()),
     Endpoint("GET", "/v1/tenants/{tenant_id}/jobs/{job_id}/metrics", "member", _new_job()),
+]
+
+
+# --- inference gateway: OpenAI API, routes (splits and chains) --------------------------------
+
+_USE = {"developer", "tenant-admin", "platform-admin"}  # inference:use
+_OPENAI_BODIES: dict[str, dict[str, Any]] = {
+    "chat/completions": {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+    "completions": {"model": "no-such-model", "prompt": "hi"},
+    "embeddings": {"model": "no-such-model", "input": "hi"},
+}
+# the OpenAI routes serve the caller's own tenant: an outsider just finds no such model
+_NO_MODEL = tuple((role, 404) for role in (*_USE, "other-tenant"))
+
+
+async def _new_inference_route(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    service = unique("svc")
+    await ok(
+        await admin.post(
+            f"/v1/tenants/{t.id}/model-services",
+            json={
+                "name": service,
+                "project_id": t.project_id,
+                "engine": "openai",
+                "upstream": {"url": "http://127.0.0.1:9/v1", "model": "m"},
+                "start": False,
+            },
+        ),
+        201,
+    )
+    route = await ok(
+        await admin.post(
+            f"/v1/tenants/{t.id}/inference/routes",
+            json={"name": unique("r"), "split": {"variants": [{"name": "a", "service": service}]}},
+        ),
+        201,
+    )
+    return {"route_id": route["id"]}, {"enabled": False}
+
+
+async def _inference_route_body(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, _ = await _new_inference_route(admin, t)
+    route = await ok(await admin.get(f"/v1/tenants/{t.id}/inference/routes/{params['route_id']}"))
+    return {}, {"name": unique("r"), "split": route["spec"]}
+
+
+async def _no_such_model(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    return {"model": "no-such-model"}, None
+
+
+ROUTES = "/v1/tenants/{tenant_id}/inference/routes"
+ENDPOINTS += [
+    *(
+        Endpoint("POST", f"/v1/{op}", "reserve", _body(lambda t, b=body: dict(b)), overrides=_NO_MODEL)
+        for op, body in _OPENAI_BODIES.items()
+    ),
+    Endpoint("GET", "/v1/models", "reserve", outsider_status=200),
+    Endpoint("GET", "/v1/models/{model}", "reserve", _no_such_model, overrides=_NO_MODEL),
+    Endpoint("POST", ROUTES, "write", _inference_route_body),
+    Endpoint("GET", ROUTES, "member"),
+    Endpoint("GET", f"{ROUTES}/{{route_id}}", "member", _new_inference_route),
+    Endpoint("PATCH", f"{ROUTES}/{{route_id}}", "write", _new_inference_route),
+    Endpoint("DELETE", f"{ROUTES}/{{route_id}}", "write", _new_inference_route),
+    Endpoint("GET", f"{ROUTES}/{{route_id}}/stats", "member", _new_inference_route),
+]
+
+
+# --- model services (inference.modelservice) ---------------------------------------------------
+
+MODEL_SERVICES = "/v1/tenants/{tenant_id}/model-services"
+
+
+def _model_service_body(t: TenantFixture) -> dict[str, Any]:
+    upstream = {"url": "http://127.0.0.1:9/v1", "model": "m"}  # nothing listens: no process, no job
+    return {
+        "name": unique("ms"),
+        "project_id": t.project_id,
+        "engine": "openai",
+        "upstream": upstream,
+        "start": False,
+    }
+
+
+def _new_model_service(body: Any = None) -> Prepare:
+    async def prepare(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+        svc = await ok(
+            await admin.post(f"/v1/tenants/{t.id}/model-services", json=_model_service_body(t)), 201
+        )
+        return {"service_id": svc["id"]}, body
+
+    return prepare
+
+
+_NO_READY_REPLICA = tuple((role, 409) for role in POLICY["reserve"])  # /test on a stopped service
+ENDPOINTS += [
+    Endpoint("POST", MODEL_SERVICES, "reserve", _body(_model_service_body)),
+    Endpoint("GET", MODEL_SERVICES, "member"),
+    Endpoint("GET", f"{MODEL_SERVICES}/{{service_id}}", "member", _new_model_service()),
+    Endpoint("DELETE", f"{MODEL_SERVICES}/{{service_id}}", "reserve", _new_model_service()),
+    *(
+        Endpoint("GET", f"{MODEL_SERVICES}/{{service_id}}/{view}", "member", _new_model_service())
+        for view in ("replicas", "interface", "status", "events")
+    ),
+    *(
+        Endpoint(
+            "POST",
+            f"{MODEL_SERVICES}/{{service_id}}/{verb}",
+            "reserve",
+            _new_model_service(),
+            overrides=_ALLOWED_200["reserve"],
+        )
+        for verb in ("start", "stop")
+    ),
+    Endpoint(
+        "POST",
+        f"{MODEL_SERVICES}/{{service_id}}/test",
+        "reserve",
+        _new_model_service(),
+        overrides=_NO_READY_REPLICA,
+    ),
+    Endpoint(
+        "POST",
+        f"{MODEL_SERVICES}/{{service_id}}/scale",
+        "reserve",
+        _new_model_service({"replicas": 1}),
+        overrides=_ALLOWED_200["reserve"],
+    ),
+    Endpoint(
+        "PUT",
+        f"{MODEL_SERVICES}/{{service_id}}/autoscaling",
+        "reserve",
+        _new_model_service({"enabled": False, "metrics": [{"name": "cpu_utilization", "target": 0.5}]}),
+    ),
+]
+
+
+# --- inference batches: /v1/files and /v1/batches (the tenant is the caller's own) -------------
+
+_BATCH_LINE = b'{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m"}}'
+_OWN_TENANT_404 = (("platform-admin", 404),)  # another tenant's file or batch, even for a platform admin
+
+
+async def _uploaded_file(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    created = await ok(
+        await admin.post(
+            "/v1/files",
+            files={"file": ("in.jsonl", _BATCH_LINE, "application/jsonl")},
+            data={"purpose": "batch"},
+            headers=_as(t, "developer"),
+        )
+    )
+    return {"file_id": created["id"]}, None
+
+
+async def _batch_body(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, _ = await _uploaded_file(admin, t)
+    return {}, {"input_file_id": params["file_id"], "endpoint": "/v1/embeddings", "completion_window": "24h"}
+
+
+async def _new_batch(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    _, body = await _batch_body(admin, t)
+    batch = await ok(await admin.post("/v1/batches", json=body, headers=_as(t, "developer")))
+    report = {"custom_id": "a", "line": 1, "status_code": 200, "body": {}}
+    return {"batch_id": batch["id"]}, {"results": [report]}
+
+
+ENDPOINTS += [
+    # a JSON body is not the multipart form: allowed callers get 400, the others 403
+    Endpoint(
+        "POST",
+        "/v1/files",
+        "reserve",
+        _body(lambda t: {"purpose": "batch"}),
+        outsider_status=400,
+        overrides=(("developer", 400), ("tenant-admin", 400), ("platform-admin", 400)),
+    ),
+    Endpoint("GET", "/v1/files", "anyone", outsider_status=200),
+    Endpoint("GET", "/v1/files/{file_id}", "member", _uploaded_file, overrides=_OWN_TENANT_404),
+    Endpoint("GET", "/v1/files/{file_id}/content", "member", _uploaded_file, overrides=_OWN_TENANT_404),
+    Endpoint(
+        "DELETE",
+        "/v1/files/{file_id}",
+        "reserve",
+        _uploaded_file,
+        overrides=(("developer", 200), ("tenant-admin", 200), *_OWN_TENANT_404),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/batches",
+        "reserve",
+        _batch_body,
+        overrides=(("developer", 200), ("tenant-admin", 200), *_OWN_TENANT_404),
+    ),
+    Endpoint("GET", "/v1/batches", "anyone", outsider_status=200),
+    Endpoint("GET", "/v1/batches/{batch_id}", "member", _new_batch, overrides=_OWN_TENANT_404),
+    Endpoint(
+        "POST",
+        "/v1/batches/{batch_id}/cancel",
+        "reserve",
+        _new_batch,
+        overrides=(("developer", 200), ("tenant-admin", 200), *_OWN_TENANT_404),
+    ),
+    # only the batch's own runner key (minted by the controller) may use these two
+    Endpoint("GET", "/v1/batches/{batch_id}/pending", "platform", _new_batch, overrides=_OWN_TENANT_404),
+    Endpoint("POST", "/v1/batches/{batch_id}/results", "platform", _new_batch, overrides=_OWN_TENANT_404),
+]
+
+
+# --- inference gateway: SM2/SM4 channel, rate limits, request logs -----------------------------
+
+
+def _secure_session_body(t: TenantFixture) -> dict[str, str]:
+    def point() -> str:
+        return base64.b64encode(SM2PrivateKey.generate().public_key().to_bytes()).decode()
+
+    return {"client_public_key": point(), "client_ephemeral": point()}
+
+
+async def _new_secure_session(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    created = await ok(await admin.post("/v1/secure/sessions", json=_secure_session_body(t)), 201)
+    return {"session_id": created["session_id"]}, None
+
+
+# a session belongs to the API key that opened it (here the admin's): any other key finds none
+_NOT_THE_OPENER = tuple((role, 404) for role in ("auditor", "viewer", "developer", "tenant-admin"))
+
+
+async def _rate_limit_key(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, _ = await _new_key_of_someone_else(admin, t)
+    return params, {"rpm": 10}
+
+
+async def _rate_limited_key(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, body = await _rate_limit_key(admin, t)
+    await ok(await admin.put(f"/v1/tenants/{t.id}/inference/rate-limits/keys/{params['key_id']}", json=body))
+    return params, None
+
+
+async def _rate_limit_default(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    await ok(await admin.put(f"/v1/tenants/{t.id}/inference/rate-limits/default", json={"rpm": 10}))
+    return {}, None
+
+
+async def _request_log(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    """A real (failed) gateway request of the tenant's developer, once its log is written."""
+    await admin.post(
+        "/v1/chat/completions",
+        json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {t.tokens['developer']}"},
+    )
+    for _ in range(100):
+        page = await ok(await admin.get(f"/v1/tenants/{t.id}/inference/request-logs", params={"limit": 1}))
+        if page["items"]:
+            return {"log_id": page["items"][0]["id"]}, None
+        await asyncio.sleep(0.05)
+    raise AssertionError("the request log was never written")
+
+
+LIMITS = "/v1/tenants/{tenant_id}/inference/rate-limits"
+LOGS = "/v1/tenants/{tenant_id}/inference/request-logs"
+ENDPOINTS += [
+    Endpoint("GET", "/v1/secure/key", "anyone", outsider_status=200),
+    Endpoint("POST", "/v1/secure/sessions", "reserve", _body(_secure_session_body), outsider_status=201),
+    Endpoint(
+        "DELETE",
+        "/v1/secure/sessions/{session_id}",
+        "platform",
+        _new_secure_session,
+        overrides=_NOT_THE_OPENER,
+    ),
+    Endpoint("GET", LIMITS, "member"),
+    Endpoint("PUT", f"{LIMITS}/default", "write", _body(lambda t: {"rpm": 60, "tpm": 10_000})),
+    Endpoint("DELETE", f"{LIMITS}/default", "write", _rate_limit_default),
+    Endpoint("PUT", f"{LIMITS}/keys/{{key_id}}", "write", _rate_limit_key),
+    Endpoint("DELETE", f"{LIMITS}/keys/{{key_id}}", "write", _rate_limited_key),
+    Endpoint("GET", LOGS, "member"),
+    Endpoint("GET", f"{LOGS}/{{log_id}}", "member", _request_log),
+    Endpoint(
+        "POST",
+        f"{LOGS}/export",
+        "write",
+        _body(lambda t: {"format": "chat-jsonl"}),
+        overrides=_ALLOWED_200["write"],
+    ),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import client_for
-from tests.scheduler.service.conftest import SchedEnv, in_state
+from tests.scheduler.service.conftest import SchedEnv, command, in_state
 from tests.scheduler.service.test_fault_tolerance import chip_job, chip_node
 from tests.services.builders import ok, unique
 
@@ -145,3 +145,22 @@ async def test_reclaim_takes_lent_accelerators_back_for_the_queue_that_deserves_
     events = await sched.events(borrower, greedy["id"])
     assert any(e["kind"] == "evicted" and e["message"].startswith("reclaim") for e in events), events
     assert any(e["kind"] == "stopped" for e in events)
+
+
+async def test_a_queue_shows_what_its_running_jobs_hold_including_child_queues(sched: SchedEnv) -> None:
+    t = await sched.tenant()
+    async with client_for(sched.app, t.tokens["tenant-admin"]) as admin:
+        base = f"/v1/tenants/{t.id}/queues"
+        parent = await ok(await admin.post(base, json={"name": "org"}), 201)
+        leaf = await ok(await admin.post(base, json={"name": "team", "parent_id": parent["id"]}), 201)
+        assert leaf["allocated"] == {"cpu": 0, "memory": 0, "accelerators": 0}
+        spec = small("team")
+        spec["groups"][0].update(replicas=2, command=command("import time; time.sleep(30)"))
+        job = await sched.submit(t, spec)
+        await sched.wait(t, job["id"], in_state("running"))
+        held = {"cpu": 200, "memory": 128, "accelerators": 0}
+        assert (await ok(await admin.get(f"{base}/{leaf['id']}")))["allocated"] == held
+        listed = {q["name"]: q["allocated"] for q in (await ok(await admin.get(base)))["items"]}
+        assert listed == {"org": held, "team": held}
+        await sched.cleanup()
+        assert (await ok(await admin.get(f"{base}/{leaf['id']}")))["allocated"]["cpu"] == 0

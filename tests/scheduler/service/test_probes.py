@@ -33,6 +33,25 @@ def _drop_fault_events(page: dict[str, Any]) -> dict[str, Any]:
     return {**page, "items": [e for e in page["items"] if e["kind"] != "fault"]}
 
 
+def _two_device_tasks_get_the_lowest_devices(job: dict[str, Any]) -> dict[str, Any]:
+    for task in job.get("tasks", []):
+        if len(task["devices"]) == 2:
+            task["devices"] = [0, 1]
+    return job
+
+
+def _spread_jobs_land_on_one_node(job: dict[str, Any]) -> dict[str, Any]:
+    tasks = job.get("tasks", [])
+    if job.get("spec", {}).get("placement") == "spread" and tasks:
+        for task in tasks:
+            task["node"] = tasks[0]["node"]
+    return job
+
+
+def _drop_evictions(page: dict[str, Any]) -> dict[str, Any]:
+    return {**page, "items": [e for e in page["items"] if e["kind"] != "evicted"]}
+
+
 BREAKAGES: dict[str, Rule] = {
     # task output is lost: logs come back empty
     "scheduler.job-lifecycle": RewriteJSON("GET", JOB + r"/tasks/[^/]+/logs", lambda d: {**d, "content": ""}),
@@ -46,6 +65,24 @@ BREAKAGES: dict[str, Rule] = {
     "scheduler.fault-recovery": RewriteJSON("GET", JOB + "/events", _drop_fault_events),
     # isolation broken: a failing node never shows as cordoned
     "scheduler.node-isolation": RewriteJSON("GET", r"/v1/nodes/[^/]+", lambda n: {**n, "cordoned": False}),
+    # intra-node topology ignored: a 2-device task gets devices 0 and 1, which share only PCIe
+    "scheduler.topology-aware": RewriteJSON("GET", JOB, _two_device_tasks_get_the_lowest_devices),
+    # placement policy ignored: a spread job's tasks share a node
+    "scheduler.binpack-spread": RewriteJSON("GET", JOB, _spread_jobs_land_on_one_node),
+    # mixing broken: inference replicas take whole devices
+    "scheduler.mixed-train-inference": RewriteJSON("GET", JOB, _shared_tasks_take_whole_devices),
+    # preemption broken: nothing is ever evicted
+    "scheduler.priority-preemption": RewriteJSON("GET", JOB + "/events", _drop_evictions),
+    # borrowing broken: a queue never holds more than nothing
+    "scheduler.queue-borrowing": RewriteJSON(
+        "GET", r"/v1/tenants/[^/]+/queues/[^/]+", lambda q: {**q, "allocated": {}}
+    ),
+    # elastic shrink broken: no replica is ever given back
+    "scheduler.elastic": RewriteJSON("GET", JOB + "/events", _drop_evictions),
+    # sub-health detection broken: a slow node still reads healthy
+    "scheduler.straggler-detection": RewriteJSON(
+        "GET", r"/v1/nodes/[^/]+", lambda n: {**n, "health": "healthy"}
+    ),
 }
 # probes that run on simulated nodes they register
 SIMULATED_PROBES = {
@@ -53,6 +90,13 @@ SIMULATED_PROBES = {
     "scheduler.shared-exclusive",
     "scheduler.fault-recovery",
     "scheduler.node-isolation",
+    "scheduler.topology-aware",
+    "scheduler.binpack-spread",
+    "scheduler.mixed-train-inference",
+    "scheduler.priority-preemption",
+    "scheduler.queue-borrowing",
+    "scheduler.elastic",
+    "scheduler.straggler-detection",
 }
 
 
@@ -77,6 +121,13 @@ async def _probe_tenants(app: FastAPI, token: str) -> list[str]:
     return [t["name"] for t in response.json()["items"] if t["name"].startswith("probe-")]
 
 
+async def _probe_domains(app: FastAPI, token: str) -> list[str]:
+    async with client_for(app, token) as admin:
+        response = await admin.get("/v1/topology")
+    assert response.status_code == 200, response.text
+    return [d["name"] for d in response.json()["domains"] if d["name"].startswith("probe-")]
+
+
 def test_every_probe_has_a_breakage() -> None:
     assert {p.name for p in PROBES} == set(BREAKAGES)
 
@@ -97,6 +148,7 @@ async def test_probe_passes_on_the_real_platform_and_cleans_up(
     assert all(e.details["status_code"] and len(e.details["response_sm3"]) == 64 for e in calls)
     assert not [n["name"] for n in nodes if n["name"].startswith("probe-")]
     assert not await _probe_tenants(platform_app, platform_db.admin_token)
+    assert not await _probe_domains(platform_app, platform_db.admin_token)
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)

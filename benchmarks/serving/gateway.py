@@ -1,0 +1,603 @@
+"""``stic bench gateway``: what the gateway adds, measured side by side with the upstream alone.
+
+Method: a fake OpenAI-compatible upstream (:mod:`benchmarks.serving.fakeupstream`, simulated: a
+fixed completion streamed as ``chunks`` SSE chunks) and the gateway in front of it each run in
+their own process. The gateway is the product as shipped — ``python -m inference.gateway.bench_app``
+(``--gateway-module``: the all-in-one app with API-key auth, limits, content safety unless
+``--no-gateway-safety``, request logs; it prints ``{"url", "api_key", "model"}`` once it routes the
+upstream) — or any ASGI app from ``--gateway-factory module:function`` (called with
+``upstream_api_base=`` and ``model=``), served by :mod:`benchmarks.serving.gatewayproc`; the load generator
+(:mod:`benchmarks.serving.loadgen`) runs in a third. It sends the same open-loop Poisson load of
+streaming chat completions at ``--rate`` to the upstream directly and through the gateway, in
+interleaved rounds (the side that goes first alternates), and the added latency is the gateway's
+percentile minus the direct percentile (E2E and TTFT, P50 and P99). The achieved rate, the
+generator's send lag and its CPU share are reported: on a small shared machine the target rate may
+not be reached, and the report says so rather than hiding it.
+
+Encryption: ``inference.gateway.secure.bench.measure_overhead`` (CPU cost of sealing and opening a
+request, a response and a stream chunk), and, when the gateway serves ``/v1/secure/key``, an
+encrypted run (httpx + ``SecureTransport``) against a plain httpx run through the gateway at
+``--encrypted-rate``, interleaved.
+
+Streams: a second upstream holds each stream open (``--stream-hold-s``) and the generator opens
+``--streams`` levels of concurrent SSE streams through a fresh gateway, spread over ``--ramp-s``;
+the most held with >= 99.9 % completing is reported. Levels are capped by the gateway process's
+open-file limit (each stream costs it two sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from benchmarks.serving.client import HttpxSender
+from benchmarks.serving.environment import host_environment
+from benchmarks.serving.metrics import percentile, summarize_ms
+from benchmarks.serving.procs import ServerProcess, running, start_announcing_server, start_server
+from benchmarks.serving.report import print_results, result, rounded
+from benchmarks.serving.runner import run_open_loop
+from benchmarks.serving.workload import arrival_offsets, chat_body
+
+DEFAULT_MODULE = "inference.gateway.bench_app"
+GOAL_P50_MS, GOAL_P99_MS, GOAL_STREAMS = 1.0, 5.0, 10_000
+_FD_RESERVE = 256
+
+
+class GatewayBenchError(RuntimeError):
+    """A server of the benchmark did not come up or the load generator failed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayBenchConfig:
+    """Options of one ``stic bench gateway`` run (see the command for their meaning)."""
+
+    factory: str | None = None
+    gateway_module: str = DEFAULT_MODULE
+    gateway_safety: bool = True
+    api_key: str | None = None
+    model: str = "bench"
+    rate: float = 1000.0
+    round_s: float = 2.0
+    rounds: int = 3
+    chunks: int = 8
+    warmup: int = 50
+    encrypted_rate: float = 50.0
+    encrypted_requests: int = 200
+    encryption: bool = True
+    overhead_iterations: int = 2000
+    overhead_handshakes: int = 20
+    streams: tuple[int, ...] = (1000, 2000, 5000, 10_000)
+    ramp_s: float = 5.0
+    stream_hold_s: float = 10.0
+    stream_ttft_ms: float = 2000.0
+    stream_slack_s: float = 5.0
+    ready_timeout_s: float = 60.0
+    seed: int = 0
+    log_dir: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _target(server: ServerProcess, headers: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "path": "/v1/chat/completions",
+        "headers": dict(headers),
+    }
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-2000:]
+    except OSError:
+        return ""
+
+
+async def wait_ready(
+    server: ServerProcess, *, body: Mapping[str, Any], headers: Mapping[str, str], timeout_s: float, log: Path
+) -> None:
+    """Wait until ``server`` answers a streaming chat completion with 200 (raise if it exits or times out)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise GatewayBenchError(
+                    f"{server.name} exited with {server.process.returncode}: {_log_tail(log)}"
+                )
+            try:
+                response = await http.post(
+                    f"{server.base_url}/v1/chat/completions", json=body, headers=headers
+                )
+                if response.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise GatewayBenchError(f"{server.name} not ready after {timeout_s} s: {_log_tail(log)}")
+
+
+def run_loadgen(spec: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]:
+    """Run :mod:`benchmarks.serving.loadgen` with ``spec`` in its own process and return its report."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.serving.loadgen"],
+            input=json.dumps(spec).encode(),
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GatewayBenchError(f"load generator still running after {timeout_s} s") from exc
+    if done.returncode != 0:
+        raise GatewayBenchError(f"load generator failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def _side_summary(side: Mapping[str, Any]) -> dict[str, Any]:
+    rounds = side["rounds"]
+    return {
+        "requests": side["requests"],
+        "ok": side["ok"],
+        "success_rate": side["ok"] / side["requests"] if side["requests"] else 0.0,
+        "errors": side["errors"],
+        "e2e_ms": summarize_ms([v / 1000.0 for v in side["e2e_ms"]]),
+        "ttft_ms": summarize_ms([v / 1000.0 for v in side["ttft_ms"]]),
+        "achieved_rate": min(r["achieved_rate"] for r in rounds),
+        "sender_lag_p99_ms": max(r["lag_p99_ms"] for r in rounds),
+        "loadgen_cpu_share": max(r["loadgen_cpu_share"] for r in rounds),
+        "loadgen_cpu_us_per_request": max(r["loadgen_cpu_us_per_request"] for r in rounds),
+    }
+
+
+def added_latency(direct: Mapping[str, Any], gateway: Mapping[str, Any]) -> dict[str, float]:
+    """Gateway percentile minus direct percentile, for E2E and TTFT at P50 and P99 (ms)."""
+    out: dict[str, float] = {}
+    for kind in ("e2e", "ttft"):
+        for q in (50, 99):
+            out[f"{kind}_p{q}_ms"] = percentile(gateway[f"{kind}_ms"], q) - percentile(
+                direct[f"{kind}_ms"], q
+            )
+    return out
+
+
+async def encrypted_comparison(config: GatewayBenchConfig, handle: GatewayHandle) -> dict[str, Any] | None:
+    """Plain vs encrypted (``SecureTransport``) httpx runs through the gateway, or why they were skipped."""
+    gateway = handle.server
+    try:
+        from inference.gateway.secure.client import SecureTransport
+    except ImportError:
+        return {"skipped": "inference.gateway.secure.client.SecureTransport is not importable"}
+    async with httpx.AsyncClient(timeout=10.0) as probe:
+        key = await probe.get(f"{gateway.base_url}/v1/secure/key", headers=handle.headers)
+    if key.status_code != 200:
+        return {"skipped": f"the gateway answers GET /v1/secure/key with {key.status_code}"}
+    fingerprint = key.json()["fingerprint"]
+    api_key = handle.headers.get("Authorization", "").removeprefix("Bearer ") or None
+    body = chat_body("bench", model=handle.model, max_tokens=config.chunks, ignore_eos=False)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=1000)
+    plain_http = httpx.AsyncClient(timeout=60.0, limits=limits)
+    secure_http = httpx.AsyncClient(
+        timeout=60.0,
+        transport=SecureTransport(
+            server_fingerprint=fingerprint, inner=httpx.AsyncHTTPTransport(limits=limits)
+        ),
+    )
+    senders = {
+        "plain": HttpxSender(api_base=f"{gateway.base_url}/v1", api_key=api_key, http=plain_http),
+        "encrypted": HttpxSender(api_base=f"{gateway.base_url}/v1", api_key=api_key, http=secure_http),
+    }
+    samples: dict[str, list[float]] = {"plain": [], "encrypted": []}
+    errors: dict[str, int] = {"plain": 0, "encrypted": 0}
+    try:
+        for sender in senders.values():
+            for _ in range(5):
+                await sender.send(body)
+        per_round = max(1, config.encrypted_requests // (2 * config.rounds))
+        for index in range(config.rounds):
+            order = ["plain", "encrypted"] if index % 2 == 0 else ["encrypted", "plain"]
+            for name in order:
+                offsets = arrival_offsets(per_round, rate=config.encrypted_rate, seed=config.seed + index)
+                run = await run_open_loop(senders[name], [body] * per_round, offsets)
+                samples[name].extend(o.e2e_s for o in run.outcomes if o.success)
+                errors[name] += sum(not o.success for o in run.outcomes)
+    finally:
+        await plain_http.aclose()
+        await secure_http.aclose()
+    plain, encrypted = summarize_ms(samples["plain"]), summarize_ms(samples["encrypted"])
+    return {
+        "rate": config.encrypted_rate,
+        "client": "httpx (both sides), SecureTransport for the encrypted side",
+        "plain_e2e_ms": plain,
+        "encrypted_e2e_ms": encrypted,
+        "errors": errors,
+        "added_p50_ms": encrypted["p50"] - plain["p50"],
+        "added_p99_ms": encrypted["p99"] - plain["p99"],
+    }
+
+
+def _envelope_overhead(config: GatewayBenchConfig) -> dict[str, Any]:
+    try:
+        from inference.gateway.secure.bench import measure_overhead
+    except ImportError as exc:
+        return {"skipped": f"inference.gateway.secure.bench is not importable: {exc}"}
+    measured: dict[str, Any] = measure_overhead(
+        iterations=config.overhead_iterations, handshakes=config.overhead_handshakes
+    )
+    return measured
+
+
+def stream_levels(levels: tuple[int, ...]) -> tuple[list[int], int]:
+    """``levels`` capped to what the gateway's open-file limit allows (two sockets per stream)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    cap = (hard - _FD_RESERVE) // 2 if hard != resource.RLIM_INFINITY else max(levels)
+    capped = sorted({min(level, cap) for level in levels if level > 0})
+    return capped, cap
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHandle:
+    """A started gateway: its process, the headers and the model name its clients send."""
+
+    server: ServerProcess
+    headers: dict[str, str]
+    model: str
+
+
+async def launch_gateway(
+    config: GatewayBenchConfig, *, name: str, upstream: ServerProcess, logs: Path
+) -> GatewayHandle:
+    """Start the gateway in front of ``upstream``: the ``--gateway-factory`` app, or ``--gateway-module``."""
+    log = (logs / f"{name}.log").open("wb")
+    if config.factory:
+        server = start_server(
+            name,
+            "benchmarks.serving.gatewayproc",
+            ["--factory", config.factory, "--upstream", f"{upstream.base_url}/v1", "--model", config.model],
+            log=log,
+        )
+        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        return GatewayHandle(server=server, headers=headers, model=config.model)
+    args = ["--upstream", f"{upstream.base_url}/v1", "--model", config.model, "--data-dir", str(logs / name)]
+    if not config.gateway_safety:
+        args.append("--no-safety")
+    server, info = await asyncio.to_thread(
+        start_announcing_server,
+        name,
+        config.gateway_module,
+        args,
+        log=log,
+        timeout_s=config.ready_timeout_s * 3,
+    )
+    api_key = config.api_key or info.get("api_key")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return GatewayHandle(server=server, headers=headers, model=str(info.get("model") or config.model))
+
+
+async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, Any]:
+    body = chat_body("bench", model=config.model, max_tokens=config.chunks, ignore_eos=False)
+    with running([]) as servers:
+        upstream = start_server(
+            "upstream",
+            "benchmarks.serving.fakeupstream",
+            ["--model", config.model, "--chunks", str(config.chunks)],
+            log=(logs / "upstream.log").open("wb"),
+        )
+        servers.append(upstream)
+        await wait_ready(
+            upstream, body=body, headers={}, timeout_s=config.ready_timeout_s, log=logs / "upstream.log"
+        )
+        gateway = await launch_gateway(config, name="gateway", upstream=upstream, logs=logs)
+        servers.append(gateway.server)
+        gateway_body = {**body, "model": gateway.model}
+        await wait_ready(
+            gateway.server,
+            body=gateway_body,
+            headers=gateway.headers,
+            timeout_s=config.ready_timeout_s,
+            log=logs / "gateway.log",
+        )
+        spec = {
+            "mode": "latency",
+            "rate": config.rate,
+            "round_s": config.round_s,
+            "rounds": config.rounds,
+            "warmup": config.warmup,
+            "seed": config.seed,
+            "targets": {
+                "direct": {**_target(upstream, {}), "body": body},
+                "gateway": {**_target(gateway.server, gateway.headers), "body": gateway_body},
+            },
+        }
+        budget = config.rounds * 2 * (config.round_s * 5 + 30) + 60
+        loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
+        encrypted = await encrypted_comparison(config, gateway) if config.encryption else None
+    return {"loadgen": loaded, "encrypted": encrypted}
+
+
+async def _streams_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, Any]:
+    levels, cap = stream_levels(config.streams)
+    if not levels:
+        return {"levels": [], "fd_cap": cap}
+    chunks = 4
+    interval_ms = config.stream_hold_s * 1000.0 / chunks
+    with running([]) as servers:
+        upstream = start_server(
+            "slow-upstream",
+            "benchmarks.serving.fakeupstream",
+            ["--model", config.model, "--chunks", str(chunks), "--interval-ms", str(interval_ms)],
+            log=(logs / "slow-upstream.log").open("wb"),
+        )
+        servers.append(upstream)
+        # readiness with a non-streaming request: the slow upstream answers those at once
+        ready = chat_body("ready", model=config.model, max_tokens=1, ignore_eos=False, stream=False)
+        await wait_ready(
+            upstream, body=ready, headers={}, timeout_s=config.ready_timeout_s, log=logs / "slow-upstream.log"
+        )
+        gateway = await launch_gateway(config, name="streams-gateway", upstream=upstream, logs=logs)
+        servers.append(gateway.server)
+        await wait_ready(
+            gateway.server,
+            body={**ready, "model": gateway.model},
+            headers=gateway.headers,
+            timeout_s=config.ready_timeout_s,
+            log=logs / "streams-gateway.log",
+        )
+        spec = {
+            "request_timeout_s": config.stream_hold_s * 3 + 30.0,
+            "ttft_bound_ms": config.stream_ttft_ms,
+            "e2e_bound_ms": (config.stream_hold_s + config.stream_slack_s) * 1000.0,
+            "mode": "streams",
+            "levels": levels,
+            "ramp_s": config.ramp_s,
+            "body": chat_body("bench", model=gateway.model, max_tokens=chunks, ignore_eos=False),
+            "target": _target(gateway.server, gateway.headers),
+            "min_success": 0.999,
+        }
+        budget = len(levels) * (config.ramp_s + config.stream_hold_s * 3 + 30 + 60) + 60
+        loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
+    return {
+        "levels": loaded["levels"],
+        "fd_cap": cap,
+        "hold_s": config.stream_hold_s,
+        "ramp_s": config.ramp_s,
+    }
+
+
+async def run_gateway_bench(config: GatewayBenchConfig) -> dict[str, Any]:
+    """Run every phase and return the JSON-ready report."""
+    with tempfile.TemporaryDirectory(prefix="stic-bench-gateway-") as scratch:
+        logs = config.log_dir or Path(scratch)
+        logs.mkdir(parents=True, exist_ok=True)
+        latency = await _latency_phase(config, logs)
+        streams = await _streams_phase(config, logs) if config.streams else None
+    overhead = _envelope_overhead(config) if config.encryption else None
+    return build_report(config, latency=latency, streams=streams, overhead=overhead)
+
+
+def build_report(
+    config: GatewayBenchConfig,
+    *,
+    latency: Mapping[str, Any],
+    streams: Mapping[str, Any] | None,
+    overhead: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Combine the phases into the report and its ``results`` rows."""
+    sides = latency["loadgen"]["targets"]
+    direct, gateway = _side_summary(sides["direct"]), _side_summary(sides["gateway"])
+    added = added_latency(sides["direct"], sides["gateway"])
+    environment = {
+        **host_environment(),
+        "upstream": "fake OpenAI-compatible server (simulated: fixed completion, no model)",
+        "upstream_chunks": config.chunks,
+        "gateway": config.factory or config.gateway_module,
+        "gateway_content_safety": None if config.factory else config.gateway_safety,
+        "load_generator": "separate process, asyncio + httptools HTTP/1.1 keep-alive client",
+        "processes": "upstream, gateway and load generator each in their own process",
+    }
+    method = (
+        f"stic bench gateway: open-loop Poisson streaming chat completions at {config.rate} req/s, "
+        f"{config.rounds} interleaved rounds of {config.round_s} s per side; gateway percentile minus "
+        "direct percentile of E2E"
+    )
+    achieved = min(direct["achieved_rate"], gateway["achieved_rate"])
+    rows = [
+        result(
+            "gateway_added_latency_p50",
+            added["e2e_p50_ms"],
+            "ms",
+            method,
+            environment,
+            details={"achieved_rate": achieved},
+        ),
+        result(
+            "gateway_added_latency_p99",
+            added["e2e_p99_ms"],
+            "ms",
+            method,
+            environment,
+            details={"achieved_rate": achieved},
+        ),
+        result("gateway_added_ttft_p50", added["ttft_p50_ms"], "ms", method, environment),
+        result("gateway_added_ttft_p99", added["ttft_p99_ms"], "ms", method, environment),
+    ]
+    encrypted = latency.get("encrypted")
+    if overhead and "per_request_us" in overhead:
+        rows.append(
+            result(
+                "gateway_encryption_cpu_per_request",
+                overhead["per_request_us"] / 1000.0,
+                "ms",
+                "inference.gateway.secure.bench.measure_overhead: SM4-GCM seal+open of a request and "
+                "a response body (median, CPU, no network)",
+                environment,
+                details=dict(overhead),
+            )
+        )
+    if encrypted and "added_p50_ms" in encrypted:
+        enc_method = (
+            f"httpx plain vs httpx+SecureTransport through the gateway at {config.encrypted_rate} req/s, "
+            "interleaved; encrypted percentile minus plain percentile of E2E"
+        )
+        rows.append(
+            result(
+                "gateway_encrypted_added_latency_p50",
+                encrypted["added_p50_ms"],
+                "ms",
+                enc_method,
+                environment,
+            )
+        )
+        rows.append(
+            result(
+                "gateway_encrypted_added_latency_p99",
+                encrypted["added_p99_ms"],
+                "ms",
+                enc_method,
+                environment,
+            )
+        )
+    held = None
+    if streams is not None:
+        passing = [lv for lv in streams["levels"] if lv["success_rate"] >= 0.999]
+        held = max((lv["peak_streaming"] for lv in passing), default=0)
+        rows.append(
+            result(
+                "gateway_max_open_sse_streams",
+                held,
+                "connections",
+                f"concurrent SSE streams through one gateway process, opened over {streams.get('ramp_s')} s "
+                f"and held {streams.get('hold_s')} s by a slow fake upstream; the most streaming at once "
+                f"(first chunk received, not yet ended) at a level where >= 99.9 % completed with TTFT <= "
+                f"{config.stream_ttft_ms} ms and E2E <= hold + {config.stream_slack_s} s (levels capped at "
+                f"{streams['fd_cap']} by the open-file limit)",
+                environment,
+                details={"levels": streams["levels"]},
+            )
+        )
+    report = {
+        "benchmark": "gateway",
+        "target_rate": config.rate,
+        "achieved_rate": achieved,
+        "rate_reached": achieved >= 0.95 * config.rate,
+        "direct": direct,
+        "gateway": gateway,
+        "added_latency_ms": added,
+        "loadgen": {
+            "cpu_share_max": max(direct["loadgen_cpu_share"], gateway["loadgen_cpu_share"]),
+            "cpu_us_per_request_direct": direct["loadgen_cpu_us_per_request"],
+            "sender_lag_p99_ms": max(direct["sender_lag_p99_ms"], gateway["sender_lag_p99_ms"]),
+            "note": "the direct side's latency bounds what the generator itself adds; a CPU share near 1.0 "
+            "or a large send lag means the generator, not the servers, limited the rate",
+        },
+        "encryption": {"envelope_overhead": overhead, "encrypted_run": encrypted},
+        "streams": streams,
+        "goal": {
+            "added_p50_ms_max": GOAL_P50_MS,
+            "added_p99_ms_max": GOAL_P99_MS,
+            "streams_min": GOAL_STREAMS,
+            "at_rate": config.rate,
+            "latency_met": added["e2e_p50_ms"] <= GOAL_P50_MS and added["e2e_p99_ms"] <= GOAL_P99_MS,
+            "streams_met": None if held is None else held >= GOAL_STREAMS,
+        },
+        "latencies_ms": {
+            "direct": [round(v, 3) for v in sides["direct"]["e2e_ms"]],
+            "gateway": [round(v, 3) for v in sides["gateway"]["e2e_ms"]],
+        },
+        "results": rows,
+    }
+    return dict(rounded(report))
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"--streams must be comma-separated integers, got {text!r}") from exc
+    if any(level < 1 for level in levels):
+        raise typer.BadParameter("--streams levels must be positive")
+    return levels
+
+
+def command(
+    format: Annotated[str, typer.Option("--format", help="json or text.")] = "text",
+    gateway_module: Annotated[
+        str, typer.Option("--gateway-module", help="Gateway process module (prints its URL and key).")
+    ] = DEFAULT_MODULE,
+    gateway_factory: Annotated[
+        str | None,
+        typer.Option("--gateway-factory", help="module:function ASGI factory instead of the module."),
+    ] = None,
+    gateway_safety: Annotated[
+        bool,
+        typer.Option("--gateway-safety/--no-gateway-safety", help="Content-safety checks in the gateway."),
+    ] = True,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="STIC_BENCH_API_KEY")] = None,
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Target requests per second.")] = 1000.0,
+    round_s: Annotated[float, typer.Option("--round-s", min=0.1, help="Seconds per side per round.")] = 2.0,
+    rounds: Annotated[int, typer.Option("--rounds", min=1)] = 3,
+    chunks: Annotated[int, typer.Option("--chunks", min=1, help="SSE chunks per fake completion.")] = 8,
+    warmup: Annotated[int, typer.Option("--warmup", min=0)] = 50,
+    encryption: Annotated[bool, typer.Option("--encryption/--no-encryption")] = True,
+    encrypted_rate: Annotated[float, typer.Option("--encrypted-rate", min=0.1)] = 50.0,
+    encrypted_requests: Annotated[int, typer.Option("--encrypted-requests", min=2)] = 200,
+    streams: Annotated[
+        str, typer.Option("--streams", help="Stream levels, e.g. 1000,2000,5000,10000; '' skips.")
+    ] = "1000,2000,5000,10000",
+    ramp_s: Annotated[float, typer.Option("--ramp-s", min=0.0)] = 5.0,
+    stream_ttft_ms: Annotated[
+        float, typer.Option("--stream-ttft-ms", min=1.0, help="TTFT bound per stream.")
+    ] = 2000.0,
+    stream_slack_s: Annotated[
+        float, typer.Option("--stream-slack-s", min=0.0, help="E2E bound = hold + slack.")
+    ] = 5.0,
+    stream_hold_s: Annotated[float, typer.Option("--stream-hold-s", min=0.1)] = 10.0,
+    log_dir: Annotated[Path | None, typer.Option("--log-dir", help="Keep server logs here.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write direct vs gateway latency CDFs (PNG).")
+    ] = None,
+) -> None:
+    """Measure the gateway's added latency, encryption overhead and open-stream capacity."""
+    if format not in ("json", "text"):
+        raise typer.BadParameter(f"--format must be json or text, not {format!r}")
+    config = GatewayBenchConfig(
+        factory=gateway_factory,
+        gateway_module=gateway_module,
+        gateway_safety=gateway_safety,
+        api_key=api_key,
+        rate=rate,
+        round_s=round_s,
+        rounds=rounds,
+        chunks=chunks,
+        warmup=warmup,
+        encryption=encryption,
+        encrypted_rate=encrypted_rate,
+        encrypted_requests=encrypted_requests,
+        streams=_levels(streams),
+        ramp_s=ramp_s,
+        stream_ttft_ms=stream_ttft_ms,
+        stream_slack_s=stream_slack_s,
+        stream_hold_s=max(stream_hold_s, ramp_s + 1.0),
+        log_dir=log_dir,
+    )
+    report = asyncio.run(run_gateway_bench(config))
+    if plot is not None:
+        from benchmarks.serving.plot import plot_gateway
+
+        plot_gateway(report, plot)
+    if format == "json":
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    print_results(report, title=f"stic bench gateway (achieved {report['achieved_rate']} of {rate} req/s)")

@@ -1,0 +1,1 @@
+"""Autoscaling of model services: policies, a pure decision function, metric collection and the loop."""

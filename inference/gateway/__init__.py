@@ -1,0 +1,1 @@
+"""The OpenAI-compatible inference gateway: routes, routing, limits, encryption, logs, splits."""

@@ -1,0 +1,78 @@
+"""A model service on the real vLLM engine (CPU build): its replica is a scheduler job running
+vLLM's OpenAI server, the test call answers, and the status shows vLLM's own metrics.
+
+Needs ``.venv-vllm`` (``make vllm-env``): without it the test skips, except under ``CI=true``
+where it fails. vLLM on CPU takes about two minutes to start; SQLite only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inference.engines.settings import EngineSettings
+from inference.modelservice.options import ModelServiceOptions
+from scheduler.service.options import SchedulerOptions
+from tests.conftest import PlatformDB, client_for
+from tests.inference.modelservice.conftest import compose
+from tests.services.builders import make_tenant, ok, unique
+
+LIMIT_S = 600.0
+
+
+def _require_vllm_env() -> None:
+    python = EngineSettings().vllm_python
+    if python.is_file():
+        return
+    reason = f"{python} does not exist; create it with `make vllm-env`"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the vLLM virtualenv is required under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_vllm_service_runs_as_a_scheduler_job(
+    own_sqlite_db: PlatformDB, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    _require_vllm_env()
+    app = compose(
+        own_sqlite_db,
+        tmp_path,
+        scheduler=SchedulerOptions(work_dir=tmp_path / "work", tick_s=0.2, cycle_s=0.5),
+        models=ModelServiceOptions(tick_s=1.0, autoscaler_tick_s=60),
+    )
+    async with app.router.lifespan_context(app), client_for(app, own_sqlite_db.admin_token) as admin:
+        t = await make_tenant(admin, roles=("developer",))
+        async with client_for(app, t.tokens["developer"]) as dev:
+            body = {
+                "name": unique("vllm"),
+                "project_id": t.project_id,
+                "engine": "vllm",
+                "model_dir": str(tiny_model_dir),
+                "resources": {"cpu_milli": 1000, "memory_mib": 3072},
+            }
+            svc = await ok(await dev.post(f"/v1/tenants/{t.id}/model-services", json=body), 201)
+            url = f"/v1/tenants/{t.id}/model-services/{svc['id']}"
+            try:
+                deadline = time.monotonic() + LIMIT_S
+                got: dict[str, Any] = {}
+                while time.monotonic() < deadline:
+                    got = await ok(await dev.get(url))
+                    if got["state"] in ("running", "failed"):
+                        break
+                    await asyncio.sleep(2)
+                assert got["state"] == "running", (got, await ok(await dev.get(f"{url}/replicas")))
+                answer = await ok(await dev.post(f"{url}/test", json={"prompt": "What does a gateway do?"}))
+                assert answer["usage"]["completion_tokens"] >= 1 and isinstance(answer["answer"], str)
+                status = await ok(await dev.get(f"{url}/status"))
+                [replica] = status["replicas"]["details"]
+                assert {"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"} <= set(replica["engine"])
+                await ok(await dev.post(f"{url}/stop"))
+            finally:
+                await dev.delete(url)
