@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,6 +95,9 @@ def replay_cmd(
     policy: Annotated[list[str] | None, typer.Option(help="config names/paths (repeatable)")] = None,
     queues: Annotated[int, typer.Option(min=1)] = 4,
     seed: Annotated[int, typer.Option()] = 7,
+    workers: Annotated[
+        int, typer.Option(min=0, help="processes for the policy x experiment runs (0: one per CPU)")
+    ] = 0,
     plot: Annotated[Path | None, typer.Option(help="write a PNG of GPU allocation over time")] = None,
     full: Annotated[bool, typer.Option(help="include per-sample series in JSON output")] = False,
     output_format: Annotated[Format, typer.Option("--format")] = Format.TABLE,
@@ -117,7 +121,11 @@ def replay_cmd(
         result = replay(
             data,
             ReplaySettings(
-                policies=tuple(policy or DEFAULT_POLICIES), queues=queues, seed=seed, progress=report
+                policies=tuple(policy or DEFAULT_POLICIES),
+                queues=queues,
+                seed=seed,
+                progress=report,
+                workers=workers or len(os.sched_getaffinity(0)),
             ),
         )
     if plot is not None:

@@ -33,7 +33,6 @@ ENTRY_COLUMNS = (
     "decision",
 )
 NODE_COLUMNS = ("level", "idx", "hash")
-_DATETIME_COLUMNS = (3, 4)
 
 
 class AuditWriteError(RuntimeError):
@@ -41,16 +40,22 @@ class AuditWriteError(RuntimeError):
 
 
 def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the usual case; isoformat is cheaper than astimezone + strftime
+        return value.isoformat(" ", "microseconds")[:26]
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _sqlite_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    # Columns 3 and 4 (ENTRY_COLUMNS) are integrated_at and event_time; a batch shares one
+    # integrated_at value, so it is formatted once.
+    integrated: dict[datetime, str] = {}
     out = []
     for row in rows:
-        values = list(row)
-        for position in _DATETIME_COLUMNS:
-            values[position] = _sqlite_time(values[position])
-        out.append(tuple(values))
+        at = row[3]
+        text = integrated.get(at)
+        if text is None:
+            text = integrated[at] = _sqlite_time(at)
+        out.append((*row[:3], text, _sqlite_time(row[4]), *row[5:]))
     return out
 
 

@@ -4,10 +4,16 @@ One :class:`AuditLog` per log database is the only writer (like Trillian's seque
 Tessera personality). Callers ``await append(record)``; a single background task collects
 records for up to ``batch_wait`` seconds or ``batch_max`` records, assigns consecutive
 indexes, hashes the leaves, and writes leaves and completed tile nodes in one transaction
-(a multi-row insert). Only after the commit does it advance the in-memory compact tree and
-resolve the callers' futures, so a returned :class:`Appended` is durable. On SQLite the
-writer's connections use ``PRAGMA synchronous=FULL`` (fsync at every commit) unless told
-otherwise.
+(``COPY`` on PostgreSQL, ``executemany`` on SQLite) on a connection it keeps across batches.
+Only after the commit does it advance the in-memory compact tree (the frontier, O(log n)
+hashes) and resolve the callers' futures, so a returned :class:`Appended` is durable. On
+SQLite the writer's connection uses ``PRAGMA synchronous=FULL`` (fsync at every commit)
+unless told otherwise.
+
+Throughput comes from keeping the event loop and the database busy at the same time: batch
+k+1 is hashed while batch k is written, and an idle writer facing a large backlog writes it
+in two halves (see :meth:`AuditLog._take`), since callers that await their appends only
+produce their next records once the batch holding their last one is committed.
 
 A checkpoint is signed after ``checkpoint_every`` new leaves, or ``checkpoint_interval``
 seconds after the last one if the tree grew, and on :meth:`close`.
@@ -19,15 +25,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from security.auditlog import merkle, store
 from security.auditlog.bulk import write_batch
 from security.auditlog.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from security.auditlog.models import AuditLogCheckpoint
-from security.auditlog.records import AuditRecord, leaf_entry
+from security.auditlog.records import AuditRecord, leaf_entries
 from services.kernel.db import Database, utcnow
 
 log = logging.getLogger("stic.auditlog")
@@ -67,6 +76,9 @@ class LogConfig:
 
 _Pending = tuple[AuditRecord, "asyncio.Future[Appended]"]
 
+SPLIT_MIN = 64
+"""An idle writer splits a backlog of at least twice this many records (see ``AuditLog._take``)."""
+
 
 @dataclass(slots=True)
 class _Prepared:
@@ -94,13 +106,21 @@ class AuditLog:
         self._signer = signer
         self.config = config or LogConfig()
         self._clock = clock
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        # A plain deque and two events instead of an asyncio.Queue: append is on every caller's
+        # path, and Queue.put/get/task_done cost several microseconds per record.
+        self._pending: deque[_Pending] = deque()
+        self._arrived = asyncio.Event()  # set whenever _pending may be non-empty
+        self._unfinished = 0  # appended but not yet resolved
+        self._drained = asyncio.Event()  # set whenever _unfinished is 0
+        self._drained.set()
         self._tree = merkle.CompactTree()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._checkpointed_size = 0
         self._checkpointed_at = time.monotonic()
         self._write_lock = asyncio.Lock()
+        self._conn: AsyncConnection | None = None  # the writer's kept connection (see _commit)
+        self._writing: asyncio.Task[bool] | None = None  # the batch being committed, if any
 
     @property
     def size(self) -> int:
@@ -130,11 +150,13 @@ class AuditLog:
         if self._task is None:
             return
         self._closing = True
-        await self._queue.join()
+        while self._unfinished:
+            await self._drained.wait()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        await self._release_connection()
         if self._signer is not None and self._tree.size > self._checkpointed_size:
             await self.checkpoint()
 
@@ -143,7 +165,11 @@ class AuditLog:
         if self._task is None or self._closing:
             raise AuditLogClosed("audit log is not running")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((record, future))
+        self._pending.append((record, future))
+        if not self._unfinished:
+            self._drained.clear()
+        self._unfinished += 1
+        self._arrived.set()
         return await future
 
     async def append_many(self, records: Sequence[AuditRecord]) -> list[Appended]:
@@ -193,49 +219,60 @@ class AuditLog:
         if self._signer is not None:
             # Wake up to sign a time-based checkpoint even when no record arrives.
             timeout = max(0.0, self.config.checkpoint_interval - (time.monotonic() - self._checkpointed_at))
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return None
-        batch = [first]
-        self._drain(batch)
-        if len(batch) < self.config.batch_max and self.config.batch_wait > 0:
-            await asyncio.sleep(self.config.batch_wait)
-            self._drain(batch)
-        return batch
-
-    def _drain(self, batch: list[_Pending]) -> None:
-        while len(batch) < self.config.batch_max:
+        if not self._pending:
+            self._arrived.clear()
             try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                return
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return None
+        if len(self._pending) < self.config.batch_max and self.config.batch_wait > 0:
+            await asyncio.sleep(self.config.batch_wait)
+        return self._take(split=self._writing is None or self._writing.done())
+
+    def _take(self, *, split: bool) -> list[_Pending]:
+        """Up to ``batch_max`` waiting records; only half of them when ``split`` and there are many.
+
+        Splitting is double buffering: callers await their own appends, so with an idle writer a
+        whole backlog in one batch would leave the next batch empty until that write commits.
+        Written in two halves, the second half is hashed and its callers' next records are built
+        while the first half is being committed.
+        """
+        pending = self._pending
+        take = min(len(pending), self.config.batch_max)
+        if split and take >= 2 * SPLIT_MIN:
+            take = (take + 1) // 2
+        return [pending.popleft() for _ in range(take)]
+
+    def _finished(self, count: int) -> None:
+        self._unfinished -= count
+        if not self._unfinished:
+            self._drained.set()
 
     async def _run(self) -> None:
         # Two-stage pipeline: while batch k is being written, batch k+1 is collected and hashed
         # on a speculative copy of the tree; writes themselves stay strictly sequential.
-        writing: asyncio.Task[bool] | None = None
         speculative = self._tree.copy()
         try:
             while True:
                 batch = await self._next_batch()
                 prepared = self._prepare(batch, speculative) if batch is not None else None
-                if writing is not None:
-                    succeeded = await writing
-                    writing = None
+                if self._writing is not None:
+                    succeeded = await self._writing
+                    self._writing = None
                     if not succeeded:
                         await self._resync_quietly()
                         speculative = self._tree.copy()
                         if prepared is not None:
                             prepared = self._prepare(prepared.pending, speculative)
                 if prepared is not None:
-                    writing = asyncio.create_task(self._write(prepared))
+                    self._writing = asyncio.create_task(self._write(prepared))
                 elif self._checkpoint_due():
                     # Timer wake-up; takes the write lock, so it signs the tree as of the last commit.
                     await self._checkpoint_quietly()
         finally:
-            if writing is not None and not writing.done():
-                await asyncio.shield(writing)
+            if self._writing is not None and not self._writing.done():
+                await asyncio.shield(self._writing)
+            self._writing = None
 
     async def _resync_quietly(self) -> None:
         """Reload the committed tree after a failed write; on failure keep the in-memory one
@@ -258,20 +295,53 @@ class AuditLog:
         elapsed = time.monotonic() - self._checkpointed_at
         return grown >= self.config.checkpoint_every or elapsed >= self.config.checkpoint_interval
 
+    async def _commit(self, prepared: _Prepared) -> None:
+        """Write one batch on the writer's own connection, kept across batches.
+
+        Checking a connection out of the pool per batch costs a pre-ping and a reset-on-return
+        (two round trips on PostgreSQL). A kept connection can go stale (server restart), so a
+        batch that fails on a reused connection is retried once on a fresh one; a second failure
+        (say, an index taken by another writer) is the batch's failure.
+        """
+        reused = self._conn is not None
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = await self._database.engine.connect()
+            try:
+                await write_batch(
+                    self._conn,
+                    entries=prepared.entries,
+                    nodes=prepared.nodes,
+                    sqlite_fsync=self.config.sqlite_synchronous_full,
+                )
+                return
+            except Exception:
+                await self._release_connection()
+                if attempt == 2 or not reused:
+                    raise
+                log.warning("audit batch failed on a kept connection; retrying once on a fresh one")
+
+    async def _release_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
     def _prepare(self, pending: list[_Pending], tree: merkle.CompactTree) -> _Prepared:
         """Sequence ``pending`` onto ``tree`` (mutated); nothing is written yet."""
         integrated_at = self._clock()
-        integrated_iso = integrated_at.isoformat()
+        records = [record for record, _future in pending]
+        first = tree.size
+        blobs = leaf_entries(first_index=first, integrated_at=integrated_at.isoformat(), records=records)
+        leaf_hash, append, stored = merkle.leaf_hash, tree.append, store.is_stored_level
         entries: list[tuple[object, ...]] = []
         nodes: list[tuple[int, int, bytes]] = []
         results: list[Appended] = []
-        for record, _future in pending:
-            index = tree.size
-            entry = leaf_entry(index=index, integrated_at=integrated_iso, record=record)
-            digest = merkle.leaf_hash(entry)
-            for level, node_index, value in tree.append(digest):
-                if store.is_stored_level(level):
-                    nodes.append((level, node_index, value))
+        for index, record, entry in zip(range(first, first + len(records)), records, blobs, strict=True):
+            digest = leaf_hash(entry)
+            for completed in append(digest):
+                if stored(completed[0]):
+                    nodes.append(completed)
             entries.append(
                 (
                     index,
@@ -294,25 +364,20 @@ class AuditLog:
     async def _write(self, prepared: _Prepared) -> bool:
         """Commit ``prepared``; resolve or fail its callers. True on success."""
         try:
-            async with self._write_lock, self._database.engine.connect() as conn:
-                await write_batch(
-                    conn,
-                    entries=prepared.entries,
-                    nodes=prepared.nodes,
-                    sqlite_fsync=self.config.sqlite_synchronous_full,
-                )
+            async with self._write_lock:
+                await self._commit(prepared)
                 self._tree = prepared.tree
         except Exception as exc:
             log.exception("audit batch of %d records failed", len(prepared.pending))
             for _record, future in prepared.pending:
                 if not future.done():
                     future.set_exception(exc)
-                self._queue.task_done()
+            self._finished(len(prepared.pending))
             return False
         for (_record, future), result in zip(prepared.pending, prepared.results, strict=True):
             if not future.done():
                 future.set_result(result)
-            self._queue.task_done()
+        self._finished(len(prepared.pending))
         if self._checkpoint_due():
             await self._checkpoint_quietly()
         return True

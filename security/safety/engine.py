@@ -5,7 +5,8 @@ Stages, in order, each optional by pack content:
 1. normalise (:mod:`security.safety.normalize`);
 2. keywords on the compact view; a term that begins/ends with an ASCII letter or digit only
    matches at a word boundary (``scam`` does not fire inside ``scampi``);
-3. regexes on the folded view;
+3. regexes on the folded view, each under a time budget: a rule that exceeds it fails closed
+   (its category, at least ``review``, for the whole text; see :mod:`security.safety.regex_guard`);
 4. PII detectors on the folded view, for the kinds the pack configures;
 5. the semantic classifier, when one is passed (whole-text hits, no span).
 
@@ -29,6 +30,7 @@ from security.masking.strategies import mask as mask_pii
 from security.safety.normalize import Normalized, normalize
 from security.safety.packs import CompiledPack
 from security.safety.pii import PiiKind, detect
+from security.safety.regex_guard import RegexBudgetExceeded
 from security.safety.rules import ACTION_SEVERITY, Action, Direction
 
 if TYPE_CHECKING:
@@ -154,9 +156,19 @@ def _regex_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -
         category = pack.pack.categories[rule.category]
         if direction not in category.directions:
             continue
-        for found in rule.pattern.finditer(folded.text):
-            if found.end() > found.start():
-                span = folded.original_span(found.start(), found.end())
+        try:
+            spans = list(rule.pattern.finditer(folded.text))
+        except RegexBudgetExceeded:
+            # Fail closed: a rule that could not finish may have matched. An exemption (allow) is
+            # not granted; any other category goes at least to human review, for the whole text.
+            if category.action is not Action.ALLOW:
+                action = max(category.action, Action.REVIEW, key=ACTION_SEVERITY.__getitem__)
+                rule_name = f"{rule.rule_id} (time budget exceeded)"
+                yield Match(rule.category, action, category.priority, MatchSource.REGEX, rule_name, None)
+            continue
+        for start, end in spans:
+            if end > start:
+                span = folded.original_span(start, end)
                 yield Match(
                     rule.category, category.action, category.priority, MatchSource.REGEX, rule.rule_id, span
                 )

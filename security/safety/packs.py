@@ -10,11 +10,11 @@ global pack.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from security.safety.keywords import DEFAULT_BACKEND, KeywordMatcher, build_matcher
 from security.safety.normalize import normalize_term
+from security.safety.regex_guard import GuardedRegex
 from security.safety.rules import Category, Direction, PackValidationError, RulePack
 
 
@@ -34,7 +34,7 @@ class RegexRule:
 
     rule_id: str
     category: str
-    pattern: re.Pattern[str]
+    pattern: GuardedRegex
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def compile_pack(pack: RulePack, *, backend: str = DEFAULT_BACKEND) -> CompiledP
         for text, refs in by_term.items()
     )
     regexes = tuple(
-        RegexRule(f"{name}/regex[{index}]", name, re.compile(pattern))
+        RegexRule(f"{name}/regex[{index}]", name, GuardedRegex(pattern, rule=f"{name}/regex[{index}]"))
         for name, category in pack.categories.items()
         for index, pattern in enumerate(category.regexes)
     )

@@ -24,7 +24,9 @@ A pack looks like this (``security/safety/packs/demo.yaml`` is a full example)::
 ``allow`` categories are exemptions: an ``allow`` match suppresses lower-priority matches
 whose spans overlap it (for example "拆除炸弹" in news about bomb disposal). Regexes are
 applied to the *folded* text (lower-case, simplified, half-width), keywords to the compact
-text; both are documented in :mod:`security.safety.normalize`.
+text; both are documented in :mod:`security.safety.normalize`. Regexes whose shape invites
+catastrophic backtracking are refused, and the rest run under a time budget
+(:mod:`security.safety.regex_guard`).
 
 :func:`parse_pack` raises :class:`PackValidationError` whose message names every bad field
 by its path (``categories.fraud.regexes[1]: ...``).
@@ -44,6 +46,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from security.safety.pii import PiiKind
+from security.safety.regex_guard import dangerous_shape
 
 
 class Action(StrEnum):
@@ -109,6 +112,13 @@ class Category(_Frozen):
                 raise ValueError(f"entry [{index}] {pattern!r} does not compile: {exc}") from None
             if compiled.match(""):
                 raise ValueError(f"entry [{index}] {pattern!r} matches the empty string")
+            risk = dangerous_shape(pattern)
+            if risk is not None:
+                raise ValueError(
+                    f"entry [{index}] {pattern!r} is refused as a ReDoS risk: {risk}; "
+                    "rewrite it without nested or overlapping repetition, or use an atomic group "
+                    "(?>...) or a possessive quantifier (a++)"
+                )
         return values
 
     @field_validator("directions")
