@@ -124,6 +124,14 @@ async def test_killing_a_replica_under_load_loses_no_request(
             await _eventually(lambda: _async_true(len(statuses) >= 8), "load to start", 60)
             os.kill(pid, signal.SIGKILL)
             await running
+            # replicas are detached processes that outlive the app by design: stop them here
+            await ok(await dev.post(f"{base}/{svc['id']}/stop"))
+
+            async def none_left() -> bool:
+                replicas = await ok(await dev.get(f"{base}/{svc['id']}/replicas"))
+                return not replicas
+
+            await _eventually(none_left, "the replicas to stop", 60)
     assert len(statuses) == 40
     assert statuses.count(200) == 40, f"lost requests: {[s for s in statuses if s != 200]}"
 
