@@ -111,6 +111,7 @@ async def authenticate(request: Request, runtime: GatewayRuntime) -> Principal:
         )
     except STICError as exc:
         raise from_platform_error(exc) from None
+    request.state.principal = principal  # the access log and the audit hook name the caller
     if not (
         principal.can("inference:use", tenant_id=principal.tenant_id)
         or principal.project_ids_with("inference:use")

@@ -51,6 +51,8 @@ class ServiceModule:
     # ASGI middleware the service needs around the whole app (e.g. the gateway's body encryption):
     # (middleware class, keyword arguments); added inside the kernel's PlatformMiddleware.
     middleware: Sequence[tuple[Any, dict[str, Any]]] = field(default_factory=tuple)
+    # Hot-path routers matched before every module's ``routers`` (routes are tried in order).
+    priority_routers: Sequence[APIRouter] = field(default_factory=tuple)
 
 
 def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -139,6 +141,9 @@ def create_service_app(
     app.state.modules = tuple(modules)
     install_error_handlers(app)
     _install_kernel_routes(app, modules, title)
+    for module in modules:
+        for router in module.priority_routers:
+            app.include_router(router)
     for module in modules:
         for router in module.routers:
             app.include_router(router)

@@ -12,7 +12,7 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import client_for
+from tests.conftest import TEST_KMS_ROOT_KEY, PlatformDB, client_for, platform_settings
 from tests.inference.gateway.conftest import create_openai_service, wait_routable
 from tests.inference.gateway.echo_upstream import EchoUpstream, serve_echo
 from tests.services.builders import TenantFixture, make_tenant, ok, unique
@@ -293,3 +293,36 @@ async def test_a_project_scoped_key_uses_only_its_projects_models(
     assert allowed.status_code == 200
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
     assert mine in listed and theirs not in listed
+
+
+async def test_services_and_routes_survive_a_gateway_restart(
+    platform_app: FastAPI,
+    admin_client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    echo: EchoUpstream,
+    platform_db: PlatformDB,
+) -> None:
+    model = await _service(platform_app, admin_client, tenant, echo)
+    await ok(
+        await admin_client.post(
+            f"/v1/tenants/{tenant.id}/inference/routes",
+            json={"name": "durable", "split": {"variants": [{"name": "only", "service": model}]}},
+            headers={"Authorization": f"Bearer {tenant.tokens['tenant-admin']}"},
+        ),
+        201,
+    )
+    from services.allinone import create_app
+    from services.kms.app import KmsSettings
+
+    restarted = create_app(platform_settings(platform_db))  # a second gateway process on the same database
+    restarted.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
+    async with restarted.router.lifespan_context(restarted):
+        await wait_routable(restarted, tenant.id, model)
+        async with client_for(restarted, tenant.tokens["developer"]) as client:
+            for name in (model, "durable"):
+                answer = await client.post(
+                    "/v1/chat/completions",
+                    json={"model": name, "messages": [{"role": "user", "content": "still here"}]},
+                )
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["choices"][0]["message"]["content"] == "ECHO: still here"

@@ -37,11 +37,17 @@ MODULES = ("iam", "quotas", "scheduler", "kms", "models")
 
 
 def compose(
-    db: PlatformDB, data_dir: Path, *, scheduler: SchedulerOptions, models: ModelServiceOptions
+    db: PlatformDB,
+    data_dir: Path,
+    *,
+    scheduler: SchedulerOptions,
+    models: ModelServiceOptions,
+    extra: tuple[str, ...] = (),
 ) -> FastAPI:
-    """The modules model services need, on ``db``, with the given loop options (not started)."""
+    """The modules model services need (plus ``extra`` ones), on ``db``, with the given loop options."""
     app = create_service_app(
-        modules=[load_module(name) for name in MODULES], settings=platform_settings(db, data_dir=data_dir)
+        modules=[load_module(name) for name in (*MODULES, *extra)],
+        settings=platform_settings(db, data_dir=data_dir),
     )
     app.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
     app.state.scheduler_options = scheduler

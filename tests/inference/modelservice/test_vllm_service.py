@@ -1,5 +1,6 @@
 """A model service on the real vLLM engine (CPU build): its replica is a scheduler job running
-vLLM's OpenAI server, the test call answers, and the status shows vLLM's own metrics.
+vLLM's OpenAI server, the test call answers, the status shows vLLM's own metrics, and the official
+openai SDK talks to it through the gateway (chat, streaming with usage, an error).
 
 Needs ``.venv-vllm`` (``make vllm-env``): without it the test skips, except under ``CI=true``
 where it fails. vLLM on CPU takes about two minutes to start; SQLite only.
@@ -13,9 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 
 from inference.engines.settings import EngineSettings
+from inference.gateway.settings import GatewaySettings
 from inference.modelservice.options import ModelServiceOptions
 from scheduler.service.options import SchedulerOptions
 from tests.conftest import PlatformDB, client_for
@@ -35,6 +39,34 @@ def _require_vllm_env() -> None:
     pytest.skip(reason)
 
 
+async def _through_the_gateway(app: Any, token: str, model: str) -> None:
+    await app.state.gateway.table.refresh()
+    sdk = openai.AsyncOpenAI(
+        base_url="http://stic.test/v1",
+        api_key=token,
+        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
+        max_retries=0,
+    )
+    answer = await sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=8
+    )
+    assert answer.model == model and answer.usage is not None and answer.usage.completion_tokens >= 1
+    stream = await sdk.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Hello"}],
+        max_tokens=8,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert any(c.choices and c.choices[0].finish_reason for c in chunks)
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= 1
+    with pytest.raises(openai.BadRequestError):  # vLLM's own refusal, passed through in the OpenAI shape
+        await sdk.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=100_000
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_vllm_service_runs_as_a_scheduler_job(
@@ -46,7 +78,9 @@ async def test_vllm_service_runs_as_a_scheduler_job(
         tmp_path,
         scheduler=SchedulerOptions(work_dir=tmp_path / "work", tick_s=0.2, cycle_s=0.5),
         models=ModelServiceOptions(tick_s=1.0, autoscaler_tick_s=60),
+        extra=("gateway",),
     )
+    app.state.gateway_settings = GatewaySettings(refresh_seconds=0.5)
     async with app.router.lifespan_context(app), client_for(app, own_sqlite_db.admin_token) as admin:
         t = await make_tenant(admin, roles=("developer",))
         async with client_for(app, t.tokens["developer"]) as dev:
@@ -73,6 +107,7 @@ async def test_vllm_service_runs_as_a_scheduler_job(
                 status = await ok(await dev.get(f"{url}/status"))
                 [replica] = status["replicas"]["details"]
                 assert {"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"} <= set(replica["engine"])
+                await _through_the_gateway(app, t.tokens["developer"], body["name"])
                 await ok(await dev.post(f"{url}/stop"))
             finally:
                 await dev.delete(url)
