@@ -38,12 +38,28 @@ class InferenceKit:
         self.ctx = ctx
         self.tenant = ProbeTenant(ctx, label)
         self.platform_tenant_id = ""
+        self.created: list[str] = []
 
     async def __aenter__(self) -> InferenceKit:
         await self.tenant.create("tenant-admin", "developer")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for service_id in self.created:  # replicas are processes: stop them before the tenant goes
+            try:
+                await self.ctx.post(
+                    f"{self.base}/{service_id}/stop", authenticated=False, headers=self.admin()
+                )
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    listed = await self.ctx.get(
+                        f"{self.base}/{service_id}/replicas", authenticated=False, headers=self.admin()
+                    )
+                    if listed.status_code != 200 or not listed.json():
+                        break
+                    await asyncio.sleep(0.5)
+            except httpx.HTTPError as error:
+                self.ctx.note("stopping a probe service failed", service_id=service_id, error=repr(error))
         await self.tenant.delete()
 
     @property
@@ -98,6 +114,8 @@ class InferenceKit:
         """Create a model service in the probe tenant (as its tenant admin)."""
         body = {"project_id": self.tenant.project_id, **body}
         created = await self.ctx.post(self.base, json=body, authenticated=False, headers=self.admin())
+        if created.status_code == 201:
+            self.created.append(str(created.json()["id"]))
         self.ctx.require(
             created.status_code == 201,
             f"creating a model service answered {created.status_code}: {created.text[:300]}",

@@ -91,6 +91,23 @@ def platform_db(
         yield PlatformDB(request.param, url, key_file.read_text().strip(), key_file)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def isolated_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PlatformDB]:
+    """A migrated database per test module and backend, shared with no other module.
+
+    For apps run with their loops off (model services, batches): the jobs they leave pending would
+    be launched by the scheduling loop of any later test on the shared ``platform_db``.
+    """
+    tmp_dir = tmp_path_factory.mktemp(f"isolated-{request.param}")
+    with fresh_database(request.param, tmp_dir) as url:
+        asyncio.run(upgrade_database(url))
+        key_file = tmp_dir / "bootstrap.key"
+        key_file.write_text(issue_key(secret=TEST_SECRET).token)
+        yield PlatformDB(request.param, url, key_file.read_text().strip(), key_file)
+
+
 def platform_settings(db: PlatformDB, **overrides: object) -> Settings:
     """Settings for an app on ``db`` (migrations already applied)."""
     values: dict[str, object] = {

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from inference.batches.options import BatchOptions
 from inference.engines.base import Replica
 from inference.probes import (
     EncryptedInferenceProbe,
@@ -24,7 +26,7 @@ from inference.probes import (
 )
 from services.assessment.probes.base import ProbeContext, ProbeFailure, ProbeResult
 from services.assessment.status import Status
-from tests.conftest import PlatformDB
+from tests.conftest import TEST_KMS_ROOT_KEY, PlatformDB, client_for, platform_settings
 from tests.services.builders import ok
 from tests.services.faults import FaultInjector, RewriteJSON, RewriteStatus
 
@@ -58,10 +60,30 @@ async def _run(probe: object, app: object, token: str) -> ProbeResult:
 
 
 @pytest.fixture
+async def probe_platform(isolated_db: PlatformDB) -> AsyncIterator[FastAPI]:
+    """The all-in-one app on a database of this module alone (the probes start real replicas)."""
+    from services.allinone import create_app
+    from services.kms.app import KmsSettings
+
+    app = create_app(platform_settings(isolated_db))
+    app.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
+    app.state.batch_options = BatchOptions(enabled=False)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
 async def demo_platform(
+    probe_platform: FastAPI, isolated_db: PlatformDB, builtin_replica: Replica, tiny_model_dir: object
+) -> AsyncIterator[FastAPI]:
+    """The platform tenant holds a model directory and a ready upstream, as after ``stic up --demo``."""
+    async with client_for(probe_platform, isolated_db.admin_token) as admin_client:
+        yield await _seed_platform_tenant(probe_platform, admin_client, builtin_replica, tiny_model_dir)
+
+
+async def _seed_platform_tenant(
     platform_app: FastAPI, admin_client: httpx.AsyncClient, builtin_replica: Replica, tiny_model_dir: object
 ) -> FastAPI:
-    """The platform tenant holds a model directory and a ready upstream, as after ``stic up --demo``."""
     me = await ok(await admin_client.get("/v1/me"))
     tenant_id = me.get("tenant_id") or me["tenant"]["id"]
     listed = await ok(
@@ -125,27 +147,28 @@ async def demo_platform(
 
 @pytest.mark.parametrize("probe", FAST_PROBES, ids=lambda p: p.name)
 async def test_probe_verifies_the_real_platform(
-    probe, demo_platform: FastAPI, platform_db: PlatformDB
+    probe, demo_platform: FastAPI, isolated_db: PlatformDB
 ) -> None:
-    result = await _run(probe, demo_platform, platform_db.admin_token)
+    result = await _run(probe, demo_platform, isolated_db.admin_token)
     assert result.status is Status.VERIFIED, result.message
 
 
 @pytest.mark.parametrize("probe", FAST_PROBES, ids=lambda p: p.name)
 async def test_probe_fails_when_the_capability_is_broken(
-    probe, demo_platform: FastAPI, platform_db: PlatformDB
+    probe, demo_platform: FastAPI, isolated_db: PlatformDB
 ) -> None:
     with pytest.raises(ProbeFailure):
-        await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), platform_db.admin_token)
+        await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), isolated_db.admin_token)
 
 
+@pytest.mark.parametrize("isolated_db", ["sqlite"], indirect=True)  # real replicas: once is enough
 async def test_model_service_probe_runs_real_replicas(
-    demo_platform: FastAPI, platform_db: PlatformDB
+    demo_platform: FastAPI, isolated_db: PlatformDB
 ) -> None:
     probe = ModelServiceProbe()
-    result = await _run(probe, demo_platform, platform_db.admin_token)
+    result = await _run(probe, demo_platform, isolated_db.admin_token)
     assert result.status is Status.VERIFIED, result.message
     notes = [e for e in result.evidence if e.kind == "note"]
     assert any("failover" in json.dumps(e.details) or "failover" in str(e) for e in notes)
     with pytest.raises(ProbeFailure):
-        await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), platform_db.admin_token)
+        await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), isolated_db.admin_token)

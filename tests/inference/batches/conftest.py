@@ -1,7 +1,8 @@
 """Fixtures for the batch service: an app whose loops are driven by the test, and JSONL helpers.
 
 ``batch_app`` composes IAM, quotas, the scheduler, the KMS and the batch service on
-``platform_db`` (both databases) with the scheduling loop and the batch controller switched
+``isolated_db`` (both databases; never the shared ``platform_db``, whose scheduling loop would
+launch the jobs left pending here) with the scheduling loop and the batch controller switched
 off: tests call :meth:`BatchController.tick` themselves, so no worker process is started.
 """
 
@@ -58,10 +59,10 @@ async def upload(client: httpx.AsyncClient, content: bytes, *, purpose: str = "b
 
 
 @pytest.fixture
-async def batch_app(platform_db: PlatformDB, tmp_path: Path) -> AsyncIterator[FastAPI]:
+async def batch_app(isolated_db: PlatformDB, tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The batch service with its collaborators, loops off (see module docs)."""
     modules = [load_module(name) for name in MODULES]
-    app = create_service_app(modules=modules, settings=platform_settings(platform_db))
+    app = create_service_app(modules=modules, settings=platform_settings(isolated_db))
     app.state.kms_settings = KmsSettings(root_key=TEST_KMS_ROOT_KEY)
     app.state.scheduler_options = SchedulerOptions(work_dir=tmp_path / "scheduler", enabled=False)
     app.state.batch_options = BatchOptions(
@@ -76,9 +77,9 @@ async def batch_app(platform_db: PlatformDB, tmp_path: Path) -> AsyncIterator[Fa
 
 
 @pytest.fixture
-async def batch_admin(batch_app: FastAPI, platform_db: PlatformDB) -> AsyncIterator[httpx.AsyncClient]:
+async def batch_admin(batch_app: FastAPI, isolated_db: PlatformDB) -> AsyncIterator[httpx.AsyncClient]:
     """The bootstrap platform administrator on ``batch_app``."""
-    async with client_for(batch_app, platform_db.admin_token) as client:
+    async with client_for(batch_app, isolated_db.admin_token) as client:
         yield client
 
 

@@ -1,7 +1,8 @@
 """Fixtures for model services: an app composed of the modules they need, loops under test control.
 
 ``ms_app`` composes IAM, quotas, the scheduler, the KMS and the model-service module on
-``platform_db`` (both databases) with the scheduling loop, the controller and the autoscaler
+``isolated_db`` (both databases; never the shared ``platform_db``, whose scheduling loop would
+launch the jobs left pending here) with the scheduling loop, the controller and the autoscaler
 switched off, so API tests see the jobs a service submits without any process starting. The
 end-to-end tests build their own app with every loop on, on their own database (``own_sqlite_db``).
 """
@@ -56,10 +57,10 @@ def compose(
 
 
 @pytest.fixture
-async def ms_app(platform_db: PlatformDB, tmp_path: Path) -> AsyncIterator[FastAPI]:
+async def ms_app(isolated_db: PlatformDB, tmp_path: Path) -> AsyncIterator[FastAPI]:
     """Model services with every loop off (see module docs)."""
     app = compose(
-        platform_db,
+        isolated_db,
         tmp_path,
         scheduler=SchedulerOptions(enabled=False, work_dir=tmp_path / "work"),
         models=ModelServiceOptions(enabled=False),
@@ -69,9 +70,9 @@ async def ms_app(platform_db: PlatformDB, tmp_path: Path) -> AsyncIterator[FastA
 
 
 @pytest.fixture
-async def ms_admin(ms_app: FastAPI, platform_db: PlatformDB) -> AsyncIterator[httpx.AsyncClient]:
+async def ms_admin(ms_app: FastAPI, isolated_db: PlatformDB) -> AsyncIterator[httpx.AsyncClient]:
     """The bootstrap platform administrator on ``ms_app``."""
-    async with client_for(ms_app, platform_db.admin_token) as client:
+    async with client_for(ms_app, isolated_db.admin_token) as client:
         yield client
 
 
