@@ -331,6 +331,11 @@ class ModelServiceProbe:
                 return not await kit.ready_replicas(sid)
 
             await kit.until("replicas to stop", gone, timeout_s=60)
+            if any(r.get("simulated") for r in replicas):  # placed on a simulated node: say so
+                return ctx.simulated(
+                    "a builtin model service started, answered, streamed, scaled to two replicas (placed on "
+                    "simulated nodes, processes real), kept serving with one suspended, and stopped"
+                )
             return ctx.verified(
                 "a builtin model service started, answered, streamed, scaled to two replicas on the local "
                 "node, kept serving with one replica suspended, reported calls and success rate, and stopped"
