@@ -100,11 +100,13 @@ class LinkGroup:
 
 @dataclass(frozen=True, slots=True)
 class NodeHealth:
-    """Health of a node. ``slowdown`` > 1 marks a node measured slower than its peers (stragglers)."""
+    """Health of a node. ``slowdown`` > 1 marks a node measured slower than its peers (stragglers);
+    ``network_slow`` a node whose network was judged slow against the peers of its switch domain."""
 
     status: HealthStatus = HealthStatus.HEALTHY
     slowdown: float = 1.0
     reasons: tuple[str, ...] = ()
+    network_slow: bool = False
 
     def __post_init__(self) -> None:
         if self.slowdown < 1.0:

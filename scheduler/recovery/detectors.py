@@ -3,13 +3,14 @@
 * abnormal exit — a task exited with a non-zero code (or was killed by a signal);
 * hang — a running task reported no heartbeat or progress for longer than the job's timeout;
 * node lost — a node that reports heartbeats has been silent longer than the node timeout;
-* straggler — a task's progress rate is far below the median rate of its peers in the job.
+* straggler — a task's progress rate is far below the median rate of its peers in the job;
+* accelerator lost — a device a task holds was reported lost by its node ("掉卡", 6.4.3 c).
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +23,7 @@ class FaultKind(StrEnum):
     HANG = "hang"
     NODE_LOST = "node_lost"
     STRAGGLER = "straggler"
+    ACCELERATOR_LOST = "accelerator_lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +125,12 @@ def stragglers(
                 )
             )
     return faults
+
+
+def accelerator_lost(task: str, node: str, devices: Sequence[int], lost: Mapping[int, str]) -> Fault | None:
+    """A fault when ``task`` holds a device of ``node`` that is lost (``lost``: index → why)."""
+    hit = sorted(set(devices) & set(lost))
+    if not hit:
+        return None
+    why = "; ".join(f"accelerator {i}: {lost[i]}" for i in hit)
+    return Fault(FaultKind.ACCELERATOR_LOST, task, node, f"task {task} held a lost device of {node} ({why})")

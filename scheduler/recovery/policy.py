@@ -15,6 +15,9 @@ from enum import StrEnum
 
 from scheduler.recovery.detectors import Fault, FaultKind
 
+# faults whose placement cannot be reused: a restart in place becomes a reschedule
+MOVING_FAULTS = (FaultKind.NODE_LOST, FaultKind.STRAGGLER, FaultKind.ACCELERATOR_LOST)
+
 
 class PolicyKind(StrEnum):
     """How a job recovers from faults."""
@@ -73,7 +76,8 @@ def decide(policy: RecoveryPolicy, fault: Fault, *, retries: int, node_usable: b
     """The recovery step for ``fault`` of a job that has already retried ``retries`` times.
 
     ``node_usable`` is False when the fault's node is cordoned, lost or unhealthy: then a restart
-    in place becomes a reschedule.
+    in place becomes a reschedule, as it does for faults in :data:`MOVING_FAULTS` (a lost node or
+    device, a straggler the policy moves).
     """
     resume = policy.kind is PolicyKind.RESTART_FROM_CHECKPOINT
     if fault.kind is FaultKind.STRAGGLER and not policy.reschedule_stragglers:
@@ -81,7 +85,7 @@ def decide(policy: RecoveryPolicy, fault: Fault, *, retries: int, node_usable: b
     if retries >= policy.max_retries:
         return Decision(Action.FAIL, 0.0, False, f"{fault.message}; retry limit {policy.max_retries} reached")
     delay = policy.backoff(retries)
-    moves = fault.kind in (FaultKind.NODE_LOST, FaultKind.STRAGGLER) or not node_usable
+    moves = fault.kind in MOVING_FAULTS or not node_usable
     if policy.kind is PolicyKind.RESCHEDULE or moves:
         return Decision(
             Action.RESCHEDULE, delay, resume, f"{fault.message}; rescheduling (retry {retries + 1})"

@@ -3,6 +3,8 @@
 On start-up it registers this machine as a real node, seeds the simulated demo inventory when
 ``settings.demo`` is set (``stic up --demo``), builds the executor and starts the loop; on
 shutdown it stops the loop (running tasks keep running and are re-adopted on the next start).
+It registers the tenant-deletion hook that stops a deleted tenant's work
+(:mod:`scheduler.service.tenant_cleanup`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from scheduler.service.router_jobs import router as jobs_router
 from scheduler.service.router_nodes import router as nodes_router
 from scheduler.service.router_queues import router as queues_router
 from scheduler.service.system import system_principal
+from scheduler.service.tenant_cleanup import stop_tenant_work
 from services.kernel.app import ServiceModule, create_service_app
 from services.kernel.db import Database
 from services.kernel.settings import Settings
+from services.kernel.tenant_hooks import tenant_deletion_hooks
 
 log = logging.getLogger("stic.scheduler")
 
@@ -59,12 +63,16 @@ async def _startup(app: FastAPI) -> None:
         local_node=local.name,
     )
     app.state.scheduler = controller
+    tenant_deletion_hooks(app).register(
+        "scheduler", lambda tenant_id: stop_tenant_work(controller, tenant_id)
+    )
     if options.enabled:
         await controller.relaunch_unknown()
         controller.start()
 
 
 async def _shutdown(app: FastAPI) -> None:
+    tenant_deletion_hooks(app).unregister("scheduler")
     controller: Controller | None = getattr(app.state, "scheduler", None)
     if controller is not None:
         await controller.stop()

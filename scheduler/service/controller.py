@@ -6,7 +6,9 @@ scheduling cycle every ``cycle_s`` or when something changed. Every step is its 
 transaction; a step that loses a race with the API (a job changed, or rows vanished because a job
 or its whole tenant was deleted mid-cycle) is rolled back and redone on the next tick, without an
 error log. Placements are committed before any launch, and a launch is keyed by (task, attempt),
-so a restarted service never places or starts a task twice.
+so a restarted service never places or starts a task twice. The loop also stands in for this
+machine's node agent: it stamps the local node's heartbeat and now and then measures its
+(loopback) network.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from scheduler.service.jobs import add_event, apply_event
 from scheduler.service.launching import build_launches
 from scheduler.service.models import JobRow, NodeRow, TaskRow
 from scheduler.service.monitor import Monitor, MonitorResult
+from scheduler.service.netprobe import measure_loopback
+from scheduler.service.node_health import apply_network, thresholds
 from scheduler.service.options import SchedulerOptions
 from services.kernel.auth import Principal
 from services.kernel.db import Database, utcnow
@@ -69,6 +73,7 @@ class Controller:
         self._dirty = True
         self._last_cycle = 0.0
         self._last_beat = 0.0
+        self._last_probe = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -83,6 +88,11 @@ class Controller:
         """Run a full tick (with a scheduling cycle) as soon as possible."""
         self._dirty = True
         self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """True while the loop task runs and has not been asked to stop."""
+        return self._task is not None and not self._task.done() and not self._stopping
 
     def start(self) -> None:
         """Start the loop as a background task."""
@@ -118,6 +128,7 @@ class Controller:
     async def tick(self) -> None:
         """One pass of every step."""
         await self._step(self._heartbeat)
+        await self._measure_network()
         result = MonitorResult()
 
         async def monitor(session: AsyncSession) -> None:
@@ -158,6 +169,27 @@ class Controller:
         ).scalar_one_or_none()
         if row is not None:
             row.heartbeat_at = utcnow()
+
+    async def _measure_network(self) -> None:
+        """Every ``local_network_probe_s``: measure this machine's loopback network and report it
+        like a node agent would (see :mod:`scheduler.service.netprobe`)."""
+        if self._last_probe and time.monotonic() - self._last_probe < self.options.local_network_probe_s:
+            return
+        self._last_probe = time.monotonic()
+        try:
+            figures = await measure_loopback()
+        except OSError:
+            log.exception("local network measurement failed")
+            return
+
+        async def report(session: AsyncSession) -> None:
+            row = (
+                await session.execute(select(NodeRow).where(NodeRow.name == self.local_node))
+            ).scalar_one_or_none()
+            if row is not None:
+                await apply_network(session, row, figures, now=utcnow(), limits=thresholds(self.options))
+
+        await self._step(report)
 
     async def _cycle(self, session: AsyncSession) -> None:
         stats = await run_cycle(session, self.scheduler, now=utcnow())

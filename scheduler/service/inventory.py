@@ -37,6 +37,7 @@ from scheduler.model.inventories import demo_inventory, local_node
 from scheduler.model.topology import DEFAULT_TIERS, FabricKind, RdmaFabric
 from scheduler.service import schemas
 from scheduler.service.models import DomainRow, NodeEventRow, NodeRow, TaskRow
+from scheduler.service.node_view import effective_health, lost_devices, lost_out, network_out
 from services.kernel.auth import Principal
 from services.kernel.db import utcnow
 from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -63,21 +64,22 @@ def require_reader(principal: Principal) -> None:
 
 
 def core_node(row: NodeRow) -> Node:
-    """The core :class:`Node` of a row; cordoned and draining nodes are unhealthy to the scheduler."""
+    """The core :class:`Node` of a row; cordoned and draining nodes are unhealthy to the scheduler,
+    devices reported lost are not allocatable, and the network verdict travels in its health."""
     accelerators: tuple[Accelerator, ...] = ()
     if row.accelerator:
         a = row.accelerator
         model = AcceleratorModel(Vendor(a["vendor"]), a["model"], a["memory_mib"], a["compute_units"])
         count, numa = a["count"], max(1, a.get("numa_nodes", 1))
-        bad = set(a.get("unhealthy", []))
+        bad = set(a.get("unhealthy", [])) | set(lost_devices(row))
         accelerators = tuple(
             Accelerator(i, model, numa_node=i * numa // count, healthy=i not in bad) for i in range(count)
         )
     links = tuple(
         LinkGroup(LinkKind(g["kind"]), tuple(g["members"]), float(g["bandwidth_gbps"])) for g in row.links
     )
-    status = HealthStatus(row.health)
-    reasons = tuple(row.health_reasons)
+    effective, why = effective_health(row)
+    status, reasons = HealthStatus(effective), tuple(why)
     if row.cordoned:
         status, reasons = HealthStatus.UNHEALTHY, (*reasons, f"cordoned: {row.cordon_reason}")
     return Node(
@@ -87,7 +89,7 @@ def core_node(row: NodeRow) -> Node:
         Arch(row.arch),
         accelerators,
         links,
-        NodeHealth(status, max(1.0, row.slowdown), reasons),
+        NodeHealth(status, max(1.0, row.slowdown), reasons, network_slow=row.network_slow),
         MappingProxyType(dict(row.labels)),
     )
 
@@ -107,7 +109,10 @@ async def load_inventory(session: AsyncSession) -> InventoryView:
     domains = list((await session.execute(select(DomainRow).order_by(DomainRow.name))).scalars())
     digest = hashlib.sha256()
     for r in rows:
-        digest.update(f"{r.name}|{r.cordoned}|{r.health}|{r.slowdown}|{r.accelerator}|{r.leaf};".encode())
+        digest.update(
+            f"{r.name}|{r.cordoned}|{r.health}|{r.slowdown}|{r.accelerator}|{r.leaf}|"
+            f"{r.network_slow}|{sorted(lost_devices(r))};".encode()
+        )
     for d in domains:
         digest.update(f"{d.name}|{d.parent};".encode())
     topology = Topology(
@@ -205,6 +210,7 @@ async def node_usage(session: AsyncSession, names: Sequence[str] | None = None) 
 def node_out(row: NodeRow, usage: dict[str, tuple[int, int]]) -> schemas.NodeOut:
     """The API view of a node."""
     tasks, milli = usage.get(row.name, (0, 0))
+    health, reasons = effective_health(row)
     return schemas.NodeOut(
         id=row.id,
         name=row.name,
@@ -215,14 +221,16 @@ def node_out(row: NodeRow, usage: dict[str, tuple[int, int]]) -> schemas.NodeOut
         links=list(row.links),
         labels=dict(row.labels),
         leaf=row.leaf,
-        health=row.health,
+        health=health,
         slowdown=row.slowdown,
-        health_reasons=list(row.health_reasons),
+        health_reasons=reasons,
         cordoned=row.cordoned,
         cordon_reason=row.cordon_reason,
         simulated=row.simulated,
         local=row.local,
         heartbeat_at=row.heartbeat_at,
+        network=network_out(row),
+        lost_accelerators=lost_out(row),
         allocated={"accelerators": milli},
         tasks=tasks,
         created_at=row.created_at,
@@ -276,25 +284,6 @@ async def uncordon(*, session: AsyncSession, principal: Principal, name: str) ->
     row = await get_node_row(session, name)
     row.cordoned, row.draining, row.cordon_reason, row.failures = False, False, "", 0
     await record_node_event(session, name, "uncordoned", f"by {principal.name}")
-    return row
-
-
-async def heartbeat(
-    *, session: AsyncSession, principal: Principal, name: str, health_in: schemas.NodeHealthSet
-) -> NodeRow:
-    """A node agent reports liveness and health; from now on the node is judged by its heartbeats."""
-    require_admin(principal)
-    row = await get_node_row(session, name)
-    row.heartbeat_at = utcnow()
-    if (row.health, row.slowdown) != (health_in.status.value, health_in.slowdown):
-        await record_node_event(
-            session, name, "health", f"{health_in.status.value}, slowdown {health_in.slowdown:g}"
-        )
-    row.health, row.slowdown, row.health_reasons = (
-        health_in.status.value,
-        health_in.slowdown,
-        list(health_in.reasons),
-    )
     return row
 
 

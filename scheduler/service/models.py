@@ -19,7 +19,13 @@ from services.kernel.db import Base, IdMixin, TenantOwnedMixin, TimestampMixin, 
 
 class NodeRow(IdMixin, TimestampMixin, Base):
     """A cluster node. ``accelerator`` is ``{vendor, model, memory_mib, compute_units, count, numa,
-    unhealthy}`` or NULL; ``links`` a list of ``{kind, members, bandwidth_gbps}``."""
+    unhealthy}`` or NULL; ``links`` a list of ``{kind, members, bandwidth_gbps}``.
+
+    ``network`` holds the figures of the node's latest network report (see
+    :class:`scheduler.service.schemas.NetworkFigures`, plus ``reported_at``); ``network_slow`` and
+    ``network_verdict`` the judgement against its domain's peers. ``lost_devices`` lists devices the
+    node agent reported lost: ``{index, reason, since, seen_again}`` (not allocatable until restored).
+    """
 
     __tablename__ = "sched_nodes"
     id_prefix = "nod"
@@ -43,6 +49,10 @@ class NodeRow(IdMixin, TimestampMixin, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     failed_jobs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    network: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    network_slow: Mapped[bool] = mapped_column(Boolean, default=False)
+    network_verdict: Mapped[str] = mapped_column(String(500), default="")
+    lost_devices: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class DomainRow(IdMixin, TimestampMixin, Base):

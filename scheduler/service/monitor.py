@@ -6,7 +6,9 @@ applies the decision of :func:`scheduler.recovery.policy.decide`: restart in pla
 backoff, give the placement back for rescheduling (the job then avoids the faulty node), or fail
 the job. Lost nodes are cordoned automatically, as are nodes where tasks of several jobs keep
 failing within a time window (older failures age out); slow nodes are marked degraded with their
-measured slowdown so the health plugin steers work away from them.
+measured slowdown so the health plugin steers work away from them. Tasks holding a device that its
+node reported lost are recovered by their job's policy (a restart in place becomes a reschedule;
+the job does not avoid the node, whose other devices stay usable).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scheduler.recovery.detectors import (
     FaultKind,
     TaskObservation,
     abnormal_exit,
+    accelerator_lost,
     hang,
     node_lost,
     stragglers,
@@ -36,9 +39,17 @@ from scheduler.service.inventory import cordon, record_node_event
 from scheduler.service.jobs import add_event, apply_event
 from scheduler.service.jobspec import recovery_policy
 from scheduler.service.models import JobRow, NodeRow, TaskRow
+from scheduler.service.node_view import lost_devices
 from scheduler.service.options import SchedulerOptions
 
-SEVERITY = {FaultKind.NODE_LOST: 0, FaultKind.ABNORMAL_EXIT: 1, FaultKind.HANG: 2, FaultKind.STRAGGLER: 3}
+SEVERITY = {
+    FaultKind.NODE_LOST: 0,
+    FaultKind.ACCELERATOR_LOST: 1,
+    FaultKind.ABNORMAL_EXIT: 2,
+    FaultKind.HANG: 3,
+    FaultKind.STRAGGLER: 4,
+}
+HELD = ("placed", "running", "backoff")  # task states that hold their node and devices
 LAUNCHED = ("running", "stopping")
 MAX_AVOIDED = 64  # nodes a job remembers to avoid (oldest forgotten first)
 
@@ -168,8 +179,12 @@ class Monitor:
         policy = recovery_policy(job.spec)
         faults: list[Fault] = []
         for task in tasks:
-            if task.node in lost and task.state in ("placed", "running", "backoff"):
+            if task.node in lost and task.state in HELD:
                 faults.append(Fault(FaultKind.NODE_LOST, task.name, task.node, lost[task.node].message))
+            elif task.node in nodes and task.state in HELD and task.devices:
+                gone = accelerator_lost(task.name, task.node, task.devices, lost_devices(nodes[task.node]))
+                if gone is not None:
+                    faults.append(gone)
         for task in ended:
             if task.state == "failed":
                 fault = abnormal_exit(_observation(task))
@@ -293,7 +308,13 @@ class Monitor:
             apply_event(session, job, JobEvent.EVICT, decision.reason)
             job.not_before = not_before
             affected = tasks
-            if fault is not None and fault.node is not None and fault.node not in job.avoid_nodes:
+            # a lost device is out of service already: the node's other devices stay usable to the job
+            if (
+                fault is not None
+                and fault.node is not None
+                and fault.kind is not FaultKind.ACCELERATOR_LOST
+                and fault.node not in job.avoid_nodes
+            ):
                 job.avoid_nodes = [*list(job.avoid_nodes)[-(MAX_AVOIDED - 1) :], fault.node]
                 add_event(session, job, "avoid", f"{fault.node}: its tasks will not be placed there again")
         else:

@@ -31,6 +31,24 @@ class SchedulerOptions(BaseSettings):
         default=600.0, gt=0, description="task faults older than this no longer count toward a cordon"
     )
     straggler_min_elapsed_s: float = Field(default=2.0, ge=0)
+    network_rtt_factor: float = Field(
+        default=3.0, gt=1, le=1000, description="network-slow: RTT above this times the domain peers' median"
+    )
+    network_bandwidth_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="network-slow: bandwidth below this share of the peers' median"
+    )
+    network_retransmit_floor: float = Field(
+        default=0.01, ge=0, le=1, description="retransmit ratios at or below this never count as slow"
+    )
+    network_min_peers: int = Field(
+        default=2, ge=1, le=1000, description="fresh peers in the leaf domain needed to judge a node"
+    )
+    network_max_age_s: float = Field(
+        default=300.0, gt=0, description="network figures older than this are ignored"
+    )
+    local_network_probe_s: float = Field(
+        default=60.0, gt=0, description="how often the local node measures its loopback network"
+    )
     log_tail_bytes: int = Field(default=65536, ge=1024, le=16 * 2**20)
     local_node_name: str | None = Field(default=None, description="name of this machine's node")
     enabled: bool = Field(default=True, description="run the scheduling loop in this process")

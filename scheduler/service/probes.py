@@ -2,7 +2,8 @@
 placement, shared and exclusive devices, fault detection and recovery. ``PROBES`` also lists the
 probes of :mod:`scheduler.service.probes_placement` (topology, binpack/spread, mixed workloads),
 :mod:`scheduler.service.probes_queues` (priority and preemption, queue borrowing, elastic jobs) and
-:mod:`scheduler.service.probes_health` (stragglers).
+:mod:`scheduler.service.probes_health` (stragglers) and :mod:`scheduler.service.probes_node_health`
+(network-slow nodes, lost accelerators).
 
 Every probe works only through the public HTTP API of a running deployment: it builds a throw-away
 tenant (:class:`services.iam.probes.ProbeTenant`), submits tiny jobs (``python3 -c ...``) as that
@@ -33,8 +34,10 @@ from scheduler.service.probe_kit import outcome as _outcome
 from scheduler.service.probe_kit import running as _running
 from scheduler.service.probe_kit import state as _state
 from scheduler.service.probes_health import PROBES as HEALTH_PROBES
+from scheduler.service.probes_node_health import PROBES as NODE_HEALTH_PROBES
 from scheduler.service.probes_placement import PROBES as PLACEMENT_PROBES
 from scheduler.service.probes_queues import PROBES as QUEUE_PROBES
+from scheduler.service.probes_submission import PROBES as SUBMISSION_PROBES
 from services.assessment.probes.base import ProbeContext, ProbeResult
 from services.iam.probes import ProbeTenant
 
@@ -475,4 +478,6 @@ PROBES = (
     *PLACEMENT_PROBES,
     *QUEUE_PROBES,
     *HEALTH_PROBES,
+    *NODE_HEALTH_PROBES,
+    *SUBMISSION_PROBES,
 )

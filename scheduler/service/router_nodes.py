@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from scheduler.service import inventory, schemas
+from fastapi import APIRouter, Path, status
+
+from scheduler.service import inventory, node_health, schemas
 from scheduler.service.deps import ControllerDep, NodeName, commit_and_wake
 from services.kernel.deps import CurrentPrincipal, SessionDep
 from services.kernel.pagination import Page, PageDep, page_of
@@ -96,7 +98,26 @@ async def heartbeat(
     principal: CurrentPrincipal,
     controller: ControllerDep,
 ) -> object:
-    row = await inventory.heartbeat(session=session, principal=principal, name=name, health_in=body)
+    row = await node_health.heartbeat(
+        session=session, principal=principal, name=name, health_in=body, options=controller.options
+    )
+    await commit_and_wake(session, controller)
+    return inventory.node_out(row, await inventory.node_usage(session, [name]))
+
+
+@router.post(
+    "/nodes/{name}/accelerators/{index}/restore",
+    response_model=schemas.NodeOut,
+    summary="Return a device reported lost to service",
+)
+async def restore_accelerator(
+    name: NodeName,
+    index: Annotated[int, Path(ge=0, le=63, description="device index on the node")],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    controller: ControllerDep,
+) -> object:
+    row = await node_health.restore_accelerator(session=session, principal=principal, name=name, index=index)
     await commit_and_wake(session, controller)
     return inventory.node_out(row, await inventory.node_usage(session, [name]))
 

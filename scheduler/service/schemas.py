@@ -67,16 +67,75 @@ class NodeReason(StrictModel):
     reason: Annotated[FreeText, StringConstraints(max_length=200)] = ""
 
 
+DeviceIndex = Annotated[int, Field(ge=0, le=63)]
+
+
+class NetworkFigures(StrictModel):
+    """Network figures a node agent measured (6.2.3.3 d), judged against its leaf domain's peers.
+
+    ``rtt_us``: median round-trip time to its leaf peers (or the domain's reference host), in
+    microseconds; ``bandwidth_gbps``: achieved throughput in Gb/s; ``retransmit_ratio``: TCP
+    retransmitted / sent segments (or RDMA errored / sent operations) since the last report, 0..1.
+    """
+
+    rtt_us: Annotated[float, Field(ge=0.1, le=10_000_000.0)]
+    bandwidth_gbps: Annotated[float, Field(gt=0, le=100_000.0)] | None = None
+    retransmit_ratio: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    method: Annotated[FreeText, StringConstraints(max_length=200)] = ""
+
+
+class AcceleratorError(StrictModel):
+    """A device the agent sees but that reported a fatal error (its work is lost)."""
+
+    index: DeviceIndex
+    kind: Literal["ecc_uncorrectable", "xid", "fell_off_bus", "other"]
+    detail: Annotated[FreeText, StringConstraints(max_length=200)] = ""
+
+
 class NodeHealthSet(StrictModel):
-    """Health reported by a node agent (heartbeat): status and measured slowdown."""
+    """Health reported by a node agent (heartbeat): status, measured slowdown, network, devices.
+
+    ``network`` (optional) carries measured network figures; ``visible_accelerators`` (optional)
+    lists the device indices the agent can see: a device of the node missing from it is marked lost,
+    as is every device named in ``accelerator_errors``. Leaving a field out reports nothing about it.
+    """
 
     status: HealthStatus = HealthStatus.HEALTHY
     slowdown: Annotated[float, Field(ge=1.0, le=1000.0)] = 1.0
     reasons: Annotated[list[FreeText], Field(max_length=8)] = Field(default_factory=list)
+    network: NetworkFigures | None = None
+    visible_accelerators: Annotated[list[DeviceIndex], Field(max_length=64)] | None = None
+    accelerator_errors: Annotated[list[AcceleratorError], Field(max_length=64)] = Field(default_factory=list)
+
+
+class LostAcceleratorOut(ResponseModel):
+    """A device the node agent reported lost; ``seen_again`` once a later heartbeat sees it healthy."""
+
+    index: int
+    reason: str
+    since: datetime
+    seen_again: bool
+
+
+class NetworkOut(ResponseModel):
+    """The node's latest network figures and the verdict against its domain's peers."""
+
+    rtt_us: float | None = None
+    bandwidth_gbps: float | None = None
+    retransmit_ratio: float | None = None
+    method: str = ""
+    reported_at: datetime | None = None
+    judged: bool = False
+    slow: bool = False
+    verdict: str = ""
 
 
 class NodeOut(ResponseModel):
-    """A node as the scheduler sees it; ``simulated`` says whether it is real hardware."""
+    """A node as the scheduler sees it; ``simulated`` says whether it is real hardware.
+
+    ``health`` reads ``degraded`` (with the reasons in ``health_reasons``) when the agent reports a
+    healthy node that is network-slow or lost an accelerator.
+    """
 
     id: str
     name: str
@@ -95,6 +154,8 @@ class NodeOut(ResponseModel):
     simulated: bool
     local: bool
     heartbeat_at: datetime | None
+    network: NetworkOut = Field(default_factory=NetworkOut)
+    lost_accelerators: list[LostAcceleratorOut] = Field(default_factory=list)
     allocated: dict[str, int] = Field(default_factory=dict)
     tasks: int = 0
     created_at: datetime

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from services.audit import schemas, service
 from services.audit.service import AuditRuntime
 from services.kernel.deps import CurrentPrincipal, SessionDep
+
+MAX_INDEX = 2**63 - 1
+"""Entry indexes and tree sizes are SQL BIGINTs: larger numbers are refused with 422, not looked up."""
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -40,7 +43,7 @@ async def query_events(
     principal_id: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_INDEX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> object:
     """Entries in log order, scoped to a tenant (the caller's by default)."""
@@ -75,7 +78,7 @@ async def query_tool_calls(
     all_tenants: bool = False,
     tool: Annotated[str | None, Query(max_length=200)] = None,
     decision: Annotated[str | None, Query(pattern="^(allow|deny|review)$")] = None,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_INDEX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> object:
     """Tool-call records, filterable by tool and decision."""
@@ -94,12 +97,12 @@ async def query_tool_calls(
 
 @router.get("/entries/{index}", response_model=schemas.InclusionOut)
 async def get_entry(
-    index: int,
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentPrincipal,
     tree_size: Annotated[
-        int | None, Query(ge=1, description="a signed checkpoint size; default latest")
+        int | None, Query(ge=1, le=MAX_INDEX, description="a signed checkpoint size; default latest")
     ] = None,
 ) -> object:
     """One entry with its inclusion proof in a signed checkpoint."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from services.iam import schemas, service
 from services.kernel.deps import CurrentPrincipal, SessionDep, SettingsDep
 from services.kernel.pagination import Page, PageDep, page_of
+from services.kernel.tenant_hooks import tenant_deletion_hooks
 from services.kernel.types import ResourceIdPattern
 
 router = APIRouter(prefix="/v1", tags=["iam"])
@@ -68,8 +69,15 @@ async def update_tenant(
 
 
 @router.delete("/tenants/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_tenant(tenant_id: TenantId, session: SessionDep, principal: CurrentPrincipal) -> None:
-    await service.delete_tenant(session=session, principal=principal, tenant_id=tenant_id)
+async def delete_tenant(
+    tenant_id: TenantId, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> None:
+    await service.delete_tenant(
+        session=session,
+        principal=principal,
+        tenant_id=tenant_id,
+        before_delete=tenant_deletion_hooks(request.app),
+    )
 
 
 # --- departments ---

@@ -30,6 +30,7 @@ from services.kernel.identity import (
 from services.kernel.pagination import PageParams, paginate
 from services.kernel.permissions import TENANT_SCOPED_ROLES, Role
 from services.kernel.tenancy import get_scoped, require_tenant, scoped
+from services.kernel.tenant_hooks import TenantDeletionHooks
 
 
 async def _flush_unique(session: AsyncSession, what: str) -> None:
@@ -87,13 +88,27 @@ async def update_tenant(
     return tenant
 
 
-async def delete_tenant(*, session: AsyncSession, principal: Principal, tenant_id: str) -> None:
-    """Delete a tenant and everything it owns (platform administrators only)."""
+async def delete_tenant(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: str,
+    before_delete: TenantDeletionHooks | None = None,
+) -> None:
+    """Delete a tenant and everything it owns (platform administrators only).
+
+    Deleting a tenant is an administrator's decision to end it, so its running work is stopped, not
+    left behind and not a reason to refuse: ``before_delete`` hooks (the scheduler registers one that
+    cancels the tenant's jobs and waits until their processes are gone) run once the caller is
+    authorised and before the row goes; a hook that raises aborts the deletion with its error.
+    """
     tenant = await get_tenant(session=session, principal=principal, tenant_id=tenant_id)
     if not principal.is_platform_admin:
         raise Forbidden("only platform administrators can delete tenants")
     if tenant.name == PLATFORM_TENANT_NAME:
         raise Conflict("the platform tenant cannot be deleted")
+    if before_delete is not None:
+        await before_delete.run(tenant.id)
     await session.delete(tenant)
 
 

@@ -226,6 +226,9 @@ async def reserve(
 
     Re-reserving an owner that already holds the same resources returns the existing
     reservation (idempotent retry); different resources for the same owner is a conflict.
+    Commits ``session`` before returning — with whatever else the caller added to it — so the
+    new usage is durable before the tenant lock is released; callers that must not publish
+    their own pending rows yet reserve in a session of their own.
     """
     principal.require("quotas:reserve", tenant_id=tenant_id, project_id=reservation_in.project_id)
     lock = await _lock_tenant(session, tenant_id)

@@ -522,6 +522,14 @@ async def _new_node(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[st
     return {"name": node["name"]}, {}
 
 
+async def _new_node_device(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    chip = {"vendor": "other", "model": unique("chip"), "memory_mib": 1024, "compute_units": 1, "count": 1}
+    node = await ok(
+        await admin.post("/v1/nodes", json={**_node_body(unique("n")), "accelerators": chip}), 201
+    )
+    return {"name": node["name"], "index": "0"}, None
+
+
 async def _new_domain_name(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
     return {"name": unique("leaf")}, {"tier": "leaf", "parent": "local-spine"}
 
@@ -566,6 +574,14 @@ ENDPOINTS += [
             overrides=_ALLOWED_200["platform"],
         )
         for verb in ("cordon", "drain", "uncordon", "heartbeat")
+    ),
+    Endpoint(
+        "POST",
+        "/v1/nodes/{name}/accelerators/{index}/restore",
+        "platform",
+        _new_node_device,
+        outsider_status=403,
+        overrides=_ALLOWED_200["platform"],
     ),
     Endpoint("GET", "/v1/topology", "anyone", outsider_status=200),
     Endpoint("PUT", "/v1/topology/domains/{name}", "platform", _new_domain_name, outsider_status=403),

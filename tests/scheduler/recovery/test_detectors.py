@@ -10,6 +10,7 @@ from scheduler.recovery.detectors import (
     FaultKind,
     TaskObservation,
     abnormal_exit,
+    accelerator_lost,
     hang,
     node_lost,
     stragglers,
@@ -84,3 +85,19 @@ def test_stragglers(progress: list[float | None], slow: list[str]) -> None:
 def test_stragglers_wait_for_minimum_run_time() -> None:
     tasks = [obs(f"w-{i}", progress=p) for i, p in enumerate([10, 10, 1])]
     assert stragglers(tasks, now=T0 + timedelta(seconds=1), ratio=0.5, min_elapsed_s=2) == []
+
+
+@pytest.mark.parametrize(
+    ("devices", "lost", "fault"),
+    [
+        ([0, 1], {1: "xid: 79"}, True),
+        ([0, 1], {2: "not visible to the node agent"}, False),
+        ([], {0: "not visible to the node agent"}, False),  # a CPU task holds no device
+    ],
+)
+def test_accelerator_lost(devices: list[int], lost: dict[int, str], fault: bool) -> None:
+    found = accelerator_lost("w-0", "n0", devices, lost)
+    assert (found is not None) is fault
+    if found is not None:
+        assert found.kind is FaultKind.ACCELERATOR_LOST and found.task == "w-0" and found.node == "n0"
+        assert all(f"accelerator {i}: {why}" in found.message for i, why in lost.items())

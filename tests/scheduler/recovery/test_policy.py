@@ -11,6 +11,7 @@ EXIT = Fault(FaultKind.ABNORMAL_EXIT, "w-0", "n0", "task w-0 exited with code 1"
 HANG = Fault(FaultKind.HANG, "w-0", "n0", "hang")
 LOST = Fault(FaultKind.NODE_LOST, "w-0", "n0", "node n0 lost")
 SLOW = Fault(FaultKind.STRAGGLER, "w-0", "n0", "slow", slowdown=3.0)
+CARD = Fault(FaultKind.ACCELERATOR_LOST, "w-0", "n0", "accelerator 1 of n0 lost")
 IN_PLACE, MOVE, CKPT = PolicyKind.RESTART_IN_PLACE, PolicyKind.RESCHEDULE, PolicyKind.RESTART_FROM_CHECKPOINT
 
 
@@ -26,6 +27,9 @@ IN_PLACE, MOVE, CKPT = PolicyKind.RESTART_IN_PLACE, PolicyKind.RESCHEDULE, Polic
         (CKPT, LOST, 0, True, Action.RESCHEDULE, True),
         (IN_PLACE, EXIT, 3, True, Action.FAIL, False),  # retry limit reached
         (IN_PLACE, SLOW, 0, True, Action.NONE, False),  # stragglers are only marked by default
+        (IN_PLACE, CARD, 0, True, Action.RESCHEDULE, False),  # a lost device cannot be restarted on
+        (CKPT, CARD, 0, True, Action.RESCHEDULE, True),
+        (IN_PLACE, CARD, 3, True, Action.FAIL, False),
     ],
 )
 def test_decide(

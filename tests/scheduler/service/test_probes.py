@@ -79,9 +79,19 @@ BREAKAGES: dict[str, Rule] = {
     ),
     # elastic shrink broken: no replica is ever given back
     "scheduler.elastic": RewriteJSON("GET", JOB + "/events", _drop_evictions),
+    # listing broken: jobs never show in GET /jobs, so `stic job list` and the API miss both jobs
+    "scheduler.submission-paths": RewriteJSON("GET", r"/v1/tenants/[^/]+/jobs", lambda p: {**p, "items": []}),
     # sub-health detection broken: a slow node still reads healthy
     "scheduler.straggler-detection": RewriteJSON(
         "GET", r"/v1/nodes/[^/]+", lambda n: {**n, "health": "healthy"}
+    ),
+    # network judgement broken: no node ever reads network-slow
+    "scheduler.network-slow-node": RewriteJSON(
+        "GET", r"/v1/nodes/[^/]+", lambda n: {**n, "network": {**n.get("network", {}), "slow": False}}
+    ),
+    # lost-card detection broken: a node never lists a lost device
+    "scheduler.lost-accelerator": RewriteJSON(
+        "GET", r"/v1/nodes/[^/]+", lambda n: {**n, "lost_accelerators": []}
     ),
 }
 # probes that run on simulated nodes they register
@@ -97,6 +107,8 @@ SIMULATED_PROBES = {
     "scheduler.queue-borrowing",
     "scheduler.elastic",
     "scheduler.straggler-detection",
+    "scheduler.network-slow-node",
+    "scheduler.lost-accelerator",
 }
 
 
