@@ -153,6 +153,7 @@ async def test_probe_verifies_the_real_platform(
     assert result.status is Status.VERIFIED, result.message
 
 
+@pytest.mark.parametrize("isolated_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 @pytest.mark.parametrize("probe", FAST_PROBES, ids=lambda p: p.name)
 async def test_probe_fails_when_the_capability_is_broken(
     probe, demo_platform: FastAPI, isolated_db: PlatformDB

@@ -1,6 +1,8 @@
 """A model service on the real vLLM engine (CPU build): its replica is a scheduler job running
 vLLM's OpenAI server, the test call answers, the status shows vLLM's own metrics, and the official
-openai SDK talks to it through the gateway (chat, streaming with usage, an error).
+openai SDK talks to it through the gateway (chat, streaming chunk by chunk with usage, an error).
+This is the suite's one real vLLM start (about two minutes on CPU): the engine's own command line
+is unit-tested in tests/inference/engines/test_vllm_engine.py.
 
 Needs ``.venv-vllm`` (``make vllm-env``): without it the test skips, except under ``CI=true``
 where it fails. vLLM on CPU takes about two minutes to start; SQLite only.
@@ -47,20 +49,22 @@ async def _through_the_gateway(app: Any, token: str, model: str) -> None:
         http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
         max_retries=0,
     )
-    answer = await sdk.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=8
-    )
-    assert answer.model == model and answer.usage is not None and answer.usage.completion_tokens >= 1
-    stream = await sdk.chat.completions.create(
-        model=model,
-        messages=[{"role": "user", "content": "Hello"}],
-        max_tokens=8,
-        stream=True,
-        stream_options={"include_usage": True},
-    )
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "What does a gateway do?"}],
+        "temperature": 0,
+        "max_tokens": 12,
+    }
+    whole = await sdk.chat.completions.create(**kwargs)
+    assert whole.model == model and whole.usage is not None and whole.usage.completion_tokens >= 1
+    stream = await sdk.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
     chunks = [chunk async for chunk in stream]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) > 1, "vLLM must stream several chunks, relayed one by one"
+    assert "".join(pieces) == whole.choices[0].message.content  # greedy: the same text either way
     assert any(c.choices and c.choices[0].finish_reason for c in chunks)
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= 1
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
     with pytest.raises(openai.BadRequestError):  # vLLM's own refusal, passed through in the OpenAI shape
         await sdk.chat.completions.create(
             model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=100_000
@@ -106,7 +110,11 @@ async def test_vllm_service_runs_as_a_scheduler_job(
                 assert answer["usage"]["completion_tokens"] >= 1 and isinstance(answer["answer"], str)
                 status = await ok(await dev.get(f"{url}/status"))
                 [replica] = status["replicas"]["details"]
-                assert {"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"} <= set(replica["engine"])
+                assert {
+                    "vllm:num_requests_waiting",
+                    "vllm:kv_cache_usage_perc",
+                    "vllm:num_requests_running",
+                } <= set(replica["engine"])
                 await _through_the_gateway(app, t.tokens["developer"], body["name"])
                 await ok(await dev.post(f"{url}/stop"))
             finally:

@@ -65,6 +65,7 @@ async def test_the_probe_passes_and_notes_the_cli_and_the_missing_console(
     assert all(e.details["exit_code"] == 0 for e in notes if e.summary == "CLI run")
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 async def test_a_cli_that_exits_non_zero_fails_the_probe(
     platform_app: FastAPI, platform_db: PlatformDB
 ) -> None:
@@ -74,6 +75,7 @@ async def test_a_cli_that_exits_non_zero_fails_the_probe(
         await _run(probe, platform_app, platform_db.admin_token)
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 async def test_a_submission_the_api_rejects_fails_the_probe(
     platform_app: FastAPI, platform_db: PlatformDB
 ) -> None:

@@ -163,6 +163,7 @@ async def test_probe_passes_on_the_real_platform_and_cleans_up(
     assert not await _probe_domains(platform_app, platform_db.admin_token)
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
 async def test_probe_fails_when_the_capability_is_broken(
     probe: Probe, platform_app: FastAPI, platform_db: PlatformDB

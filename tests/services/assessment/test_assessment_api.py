@@ -13,12 +13,12 @@ from tests.services.builders import make_tenant, ok
 
 
 async def _finished(client: httpx.AsyncClient, run_id: str) -> dict:
-    for _ in range(600):
+    for _ in range(3000):  # every probe runs against the platform: minutes on a loaded 2-core box
         run = await ok(await client.get(f"/v1/assessment/runs/{run_id}"))
         if run["status"] != "running":
             return run
         await asyncio.sleep(0.1)
-    raise AssertionError("the assessment run did not finish within 60 s")
+    raise AssertionError("the assessment run did not finish within 300 s")
 
 
 async def test_catalogue_lists_every_clause_and_row(admin_client: httpx.AsyncClient) -> None:
@@ -30,8 +30,11 @@ async def test_catalogue_lists_every_clause_and_row(admin_client: httpx.AsyncCli
 
 
 async def test_self_assessment_run_probes_the_live_platform(admin_client: httpx.AsyncClient) -> None:
+    """One full run (every probe against the live platform), its formats, and 409 while it runs."""
     started = await ok(await admin_client.post("/v1/assessment/runs", json={}), 202)
     assert started["status"] == "running" and started["report"] is None
+    early = await admin_client.get(f"/v1/assessment/runs/{started['id']}", params={"format": "html"})
+    assert early.status_code == 409 and "running" in early.json()["message"]
     run = await _finished(admin_client, started["id"])
     assert run["status"] == "finished", run["error"]
     report = run["report"]
@@ -46,6 +49,8 @@ async def test_self_assessment_run_probes_the_live_platform(admin_client: httpx.
     assert validate_oscal({"assessment-results": oscal["assessment-results"]}) == []
     listed = await ok(await admin_client.get("/v1/assessment/runs"))
     assert run["id"] in [item["id"] for item in listed["items"]]
+    missing = await admin_client.get("/v1/assessment/runs/asr_" + "0" * 32)
+    assert missing.status_code == 404
 
 
 async def test_runs_are_for_platform_admins_only(
@@ -69,12 +74,3 @@ async def test_a_run_interrupted_by_a_restart_is_marked_failed(
     await fail_interrupted_runs(platform_app)  # what the next start-up does
     run = await ok(await admin_client.get(f"/v1/assessment/runs/{started['id']}"))
     assert run["status"] == "failed" and "restarted" in run["error"]
-
-
-async def test_report_formats_wait_for_the_run(admin_client: httpx.AsyncClient) -> None:
-    started = await ok(await admin_client.post("/v1/assessment/runs", json={}), 202)
-    early = await admin_client.get(f"/v1/assessment/runs/{started['id']}", params={"format": "html"})
-    assert early.status_code == 409 and "running" in early.json()["message"]
-    await _finished(admin_client, started["id"])
-    missing = await admin_client.get("/v1/assessment/runs/asr_" + "0" * 32)
-    assert missing.status_code == 404

@@ -30,6 +30,7 @@ def _leak_mobile(document: dict) -> dict:
     return document
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 @pytest.mark.parametrize(
     "fault",
     [

@@ -41,6 +41,7 @@ async def test_probe_verifies_the_real_platform(
     assert all(e.details["status_code"] and len(e.details["response_sm3"]) == 64 for e in calls)
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
 async def test_probe_fails_when_the_capability_is_broken(
     probe, platform_app: FastAPI, platform_db: PlatformDB
