@@ -22,7 +22,10 @@ encrypted run (httpx + ``SecureTransport``) against a plain httpx run through th
 Streams: a second upstream holds each stream open (``--stream-hold-s``) and the generator opens
 ``--streams`` levels of concurrent SSE streams through a fresh gateway, spread over ``--ramp-s``;
 the most held with >= 99.9 % completing is reported. Levels are capped by the gateway process's
-open-file limit (each stream costs it two sockets).
+open-file limit (each stream costs it two sockets). The report says what stopped the levels
+(``streams.limited``: ``errors``, ``latency_bounds`` or ``fd_limit``) and, from the gateway's RSS
+and open files sampled during the phase (:mod:`benchmarks.serving.procstats`), its memory per
+open stream.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from benchmarks.serving.client import HttpxSender
 from benchmarks.serving.environment import host_environment
 from benchmarks.serving.metrics import percentile, summarize_ms
 from benchmarks.serving.procs import ServerProcess, running, start_announcing_server, start_server
+from benchmarks.serving.procstats import ProcessSampler
 from benchmarks.serving.report import print_results, result, rounded
 from benchmarks.serving.runner import run_open_loop
 from benchmarks.serving.workload import arrival_offsets, chat_body
@@ -367,13 +371,52 @@ async def _streams_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             "min_success": 0.999,
         }
         budget = len(levels) * (config.ramp_s + config.stream_hold_s * 3 + 30 + 60) + 60
-        loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
+        sampler = ProcessSampler(gateway.server.process.pid)
+        sampler.start()
+        try:
+            loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
+        finally:
+            process = sampler.stop()
     return {
         "levels": loaded["levels"],
         "fd_cap": cap,
+        "requested_levels": list(config.streams),
+        "gateway_process": process,
         "hold_s": config.stream_hold_s,
         "ramp_s": config.ramp_s,
     }
+
+
+def stream_limit(streams: Mapping[str, Any], *, min_success: float = 0.999) -> dict[str, Any]:
+    """What bounded the streams held: the first failing level's errors, else the open-file cap, else none.
+
+    Also the gateway's memory per open stream: its peak RSS above its idle RSS over the most streams
+    open at once in any level (the peak comes from the largest level, passing or not).
+    """
+    levels = streams["levels"]
+    failing = next((lv for lv in levels if lv["success_rate"] < min_success), None)
+    held = max((lv["peak_streaming"] for lv in levels if lv["success_rate"] >= min_success), default=0)
+    requested = max(streams.get("requested_levels") or [0], default=0)
+    if failing is not None:
+        late = failing["completed"] - failing["within_bounds"]
+        reason = "errors" if failing["errors"] else "latency_bounds"
+        detail: Any = failing["errors"] or f"{late} streams completed outside the TTFT/E2E bounds"
+        limited = {"by": reason, "level": failing["streams"], "detail": detail}
+    elif requested > streams["fd_cap"]:
+        limited = {
+            "by": "fd_limit",
+            "level": streams["fd_cap"],
+            "detail": f"the hard open-file limit allows {streams['fd_cap']} streams at two sockets each "
+            "(client + upstream HTTP/1.1 connection); higher levels were not attempted",
+        }
+    else:
+        limited = {"by": "none", "level": requested, "detail": "every requested level was held"}
+    process = streams.get("gateway_process") or {}
+    per_stream_kib = None
+    most_open = max((lv["peak_streaming"] for lv in levels), default=0)
+    if most_open and process.get("peak_rss_mib") is not None and process.get("baseline_rss_mib") is not None:
+        per_stream_kib = (process["peak_rss_mib"] - process["baseline_rss_mib"]) * 1024 / most_open
+    return {"held": held, "limited": limited, "rss_per_stream_kib": per_stream_kib}
 
 
 async def run_gateway_bench(config: GatewayBenchConfig) -> dict[str, Any]:
@@ -470,9 +513,9 @@ def build_report(
             )
         )
     held = None
-    if streams is not None:
-        passing = [lv for lv in streams["levels"] if lv["success_rate"] >= 0.999]
-        held = max((lv["peak_streaming"] for lv in passing), default=0)
+    if streams is not None and "levels" in streams and "fd_cap" in streams:
+        streams = {**streams, **stream_limit(streams)}
+        held = streams["held"]
         rows.append(
             result(
                 "gateway_max_open_sse_streams",
@@ -484,7 +527,12 @@ def build_report(
                 f"{config.stream_ttft_ms} ms and E2E <= hold + {config.stream_slack_s} s (levels capped at "
                 f"{streams['fd_cap']} by the open-file limit)",
                 environment,
-                details={"levels": streams["levels"]},
+                details={
+                    "levels": streams["levels"],
+                    "limited": streams["limited"],
+                    "rss_per_stream_kib": streams["rss_per_stream_kib"],
+                    "gateway_process": streams.get("gateway_process"),
+                },
             )
         )
     report = {

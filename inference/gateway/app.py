@@ -10,10 +10,13 @@ their packages' hooks.
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 from fastapi import FastAPI
 
 from inference.demo import seed_demo_model, stop_demo_model
+from inference.gateway.fastpath import OpenAIFastPath
 from inference.gateway.limits import router as limits_router
 from inference.gateway.limits import start_limits, stop_limits
 from inference.gateway.pipeline import GatewayRuntime
@@ -28,6 +31,7 @@ from inference.gateway.secure import router as secure_router
 from inference.gateway.settings import GatewaySettings
 from inference.gateway.splits.router import router as routes_router
 from inference.gateway.table import RoutingTable
+from inference.gateway.upstream import UpstreamPool
 from inference.modelservice.secrets import KmsSecretOpener
 from services.kernel.app import ServiceModule, create_service_app
 from services.kernel.settings import Settings
@@ -39,6 +43,16 @@ def _safety(app: FastAPI, settings: GatewaySettings) -> GatewaySafety | None:
     if not settings.safety or runtime is None:
         return None
     return GatewaySafety(runtime=runtime, sessions=app.state.database.sessionmaker)
+
+
+def _native_pool(settings: GatewaySettings) -> UpstreamPool | None:
+    if settings.upstream_client != "native":
+        return None
+    return UpstreamPool(
+        connect_timeout_s=settings.upstream_connect_timeout_seconds,
+        read_timeout_s=settings.upstream_read_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
 
 
 async def start_gateway(app: FastAPI) -> None:
@@ -77,11 +91,23 @@ async def start_gateway(app: FastAPI) -> None:
         logs=app.state.inference_request_log,
         safety=_safety(app, settings),
         max_attempts=settings.max_attempts,
+        upstream=_native_pool(settings),
     )
     app.state.gateway = runtime
     app.state.gateway_health = health
     await table.start()
     await health.start()
+
+
+async def freeze_startup_heap(app: FastAPI) -> None:
+    """Move every object allocated so far to the garbage collector's permanent generation.
+
+    Routes, ORM mappers, pydantic schemas and the safety packs live as long as the process; a full
+    collection walking them stalled the event loop for 50-250 ms under load (P99 latency). After
+    the freeze, collections only walk objects allocated while serving.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def stop_gateway(app: FastAPI) -> None:
@@ -92,6 +118,8 @@ async def stop_gateway(app: FastAPI) -> None:
     await runtime.table.stop()
     await app.state.gateway_health.stop()
     await runtime.http.aclose()
+    if runtime.upstream is not None:
+        await runtime.upstream.aclose()
 
 
 module = ServiceModule(
@@ -100,9 +128,17 @@ module = ServiceModule(
     description="OpenAI-compatible API: routing, failover, limits, SM2/SM4 encryption, safety, splits, logs",
     priority_routers=[openai_router],
     routers=[secure_router, routes_router, limits_router, requestlog_router],
-    on_startup=[install_secure_gateway, start_limits, start_request_log, start_gateway, seed_demo_model],
+    on_startup=[
+        install_secure_gateway,
+        start_limits,
+        start_request_log,
+        start_gateway,
+        seed_demo_model,
+        freeze_startup_heap,
+    ],
     on_shutdown=[stop_demo_model, stop_gateway, stop_request_log, stop_limits],
-    middleware=[(SecureEnvelopeMiddleware, {})],
+    # listed first = innermost: the fast path runs inside the envelope middleware
+    middleware=[(OpenAIFastPath, {}), (SecureEnvelopeMiddleware, {})],
 )
 
 

@@ -17,6 +17,7 @@ from inference.gateway.forwarding import forward
 from inference.gateway.requests import Operation
 from inference.gateway.routing import RequestKey
 from inference.gateway.table import RouteEntry, RoutingTable
+from inference.gateway.upstream import UpstreamPool
 
 
 @dataclass
@@ -49,6 +50,7 @@ async def run_chain(
     http: httpx.AsyncClient,
     headers: dict[str, str],
     max_attempts: int,
+    pool: UpstreamPool | None = None,
 ) -> ChainAnswer:
     """Run every step in order; a failing step ends the chain with its error (naming the step)."""
     assert route.chain is not None
@@ -77,6 +79,7 @@ async def run_chain(
             http=http,
             headers=headers,
             max_attempts=max_attempts,
+            pool=pool,
         )
         response = forwarded.response
         if not response.ok:

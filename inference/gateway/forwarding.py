@@ -26,6 +26,7 @@ from inference.gateway.routing import (
     with_failover,
 )
 from inference.gateway.table import ServiceEntry
+from inference.gateway.upstream import NativeOpenAIClient, UpstreamPool, supports
 
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
@@ -57,8 +58,14 @@ class OpenedStream:
             yield chunk
 
 
-def _client(endpoint: Endpoint, http: httpx.AsyncClient) -> OpenAIHTTPClient:
-    return OpenAIHTTPClient(api_base=endpoint.spec.api_base, api_key=endpoint.spec.api_key, http=http)
+def _client(
+    endpoint: Endpoint, http: httpx.AsyncClient, pool: UpstreamPool | None
+) -> OpenAIHTTPClient | NativeOpenAIClient:
+    """The native client for a plain-HTTP replica when ``pool`` is given, else httpx."""
+    spec = endpoint.spec
+    if pool is not None and supports(spec.api_base):
+        return NativeOpenAIClient(api_base=spec.api_base, api_key=spec.api_key, pool=pool)
+    return OpenAIHTTPClient(api_base=spec.api_base, api_key=spec.api_key, http=http)
 
 
 def _unavailable(entry: ServiceEntry, exc: Exception) -> OpenAIError:
@@ -86,12 +93,16 @@ async def forward(
     http: httpx.AsyncClient,
     headers: dict[str, str],
     max_attempts: int,
+    pool: UpstreamPool | None = None,
 ) -> Forwarded:
-    """One non-streaming call with failover; raises :class:`OpenAIError` 502/503 when no replica answers."""
+    """One non-streaming call with failover; raises :class:`OpenAIError` 502/503 when no replica answers.
+
+    ``pool``: the native upstream client's pool (plain-HTTP replicas go through it), else httpx.
+    """
     upstream_body = _upstream_body(entry, body)
 
     async def attempt(endpoint: Endpoint) -> Forwarded:
-        client = _client(endpoint, http)
+        client = _client(endpoint, http, pool)
         if operation is Operation.CHAT:
             response = await client.chat_completions(upstream_body, headers=headers)
         elif operation is Operation.COMPLETIONS:
@@ -117,12 +128,13 @@ async def open_stream(
     http: httpx.AsyncClient,
     headers: dict[str, str],
     max_attempts: int,
+    pool: UpstreamPool | None = None,
 ) -> OpenedStream | UpstreamResponse:
     """Open a stream with failover until its first bytes; an upstream refusal (4xx) is returned as is."""
     upstream_body = _upstream_body(entry, body)
 
     async def attempt(endpoint: Endpoint) -> OpenedStream | UpstreamResponse:
-        client = _client(endpoint, http)
+        client = _client(endpoint, http, pool)
         if operation is Operation.CHAT:
             chunks = client.stream_chat_completions(upstream_body, headers=headers)
         else:

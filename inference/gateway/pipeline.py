@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference.engines.errors import EngineUnavailableError, UpstreamResponse
 from inference.gateway.chains import run_chain
 from inference.gateway.errors import OpenAIError, from_platform_error, invalid, model_not_found
+from inference.gateway.fastpath import EventStreamResponse
 from inference.gateway.forwarding import OpenedStream, forward, open_stream
 from inference.gateway.limits import Lease, LimitsCache, RateLimiter, RateLimitExceeded
 from inference.gateway.metrics import LATENCY, REQUESTS, TOKENS, TTFT
@@ -33,6 +34,7 @@ from inference.gateway.routing import RequestKey
 from inference.gateway.safety import GatewaySafety, SafetyOutputGuard
 from inference.gateway.splits.selection import choose_variant
 from inference.gateway.table import RouteEntry, RoutingTable, ServiceEntry
+from inference.gateway.upstream import UpstreamPool
 from services.kernel.auth import Principal
 from services.kernel.db import Database
 from services.kernel.errors import STICError
@@ -53,6 +55,7 @@ class GatewayRuntime:
     logs: RequestLogSink | None = None
     safety: GatewaySafety | None = None
     max_attempts: int = 3
+    upstream: UpstreamPool | None = None  # the native client's pool; None: every upstream via httpx
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def later(self, work: Any) -> None:
@@ -313,7 +316,7 @@ async def serve(request: Request, operation: Operation) -> Response:
             response = await _serve_chain(request, runtime, exchange, body, key)
         elif exchange.parsed.stream:
             response = await _serve_stream(request, runtime, exchange, body, key)
-            streaming = isinstance(response, StreamingResponse)
+            streaming = isinstance(response, EventStreamResponse)
         else:
             response = await _serve_once(request, runtime, exchange, body, key)
         return response
@@ -347,6 +350,7 @@ async def _serve_once(
         http=runtime.http,
         headers=_forward_headers(exchange),
         max_attempts=runtime.max_attempts,
+        pool=runtime.upstream,
     )
     exchange.replica_id = forwarded.replica_id
     upstream = forwarded.response
@@ -376,6 +380,7 @@ async def _serve_stream(
         http=runtime.http,
         headers=_forward_headers(exchange),
         max_attempts=runtime.max_attempts,
+        pool=runtime.upstream,
     )
     if isinstance(opened, UpstreamResponse):
         return _upstream_error(exchange, opened)
@@ -385,7 +390,7 @@ async def _serve_stream(
         assert exchange.principal is not None
         guard = await runtime.safety.output_guard(exchange.principal)
     relay = StreamRelay(drop_usage_event=not exchange.parsed.wants_usage, guard=guard)
-    return StreamingResponse(
+    return EventStreamResponse(
         _stream_body(runtime, exchange, opened, relay, guard),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -401,8 +406,8 @@ async def _stream_body(
 ) -> AsyncIterator[bytes]:
     broken = False
     try:
-        async for frame in relay.relay(opened.all_chunks()):
-            yield frame
+        async for frames in relay.relay_batches(opened.all_chunks()):
+            yield frames[0] if len(frames) == 1 else b"".join(frames)
     except EngineUnavailableError as exc:  # broke after the first byte: the client sees it end early
         broken = True
         exchange.status_code = 502
@@ -449,6 +454,7 @@ async def _serve_chain(
         http=runtime.http,
         headers=_forward_headers(exchange),
         max_attempts=runtime.max_attempts,
+        pool=runtime.upstream,
     )
     exchange.prompt_tokens, exchange.completion_tokens = answer.prompt_tokens, answer.completion_tokens
     exchange.replica_id = answer.last_replica_id

@@ -3,7 +3,9 @@
 Resolving a key costs three queries (key, principal, role bindings). At gateway rates that is too
 many, so resolved principals are kept for ``ttl_s`` seconds (default 2 s) keyed by the key's
 HMAC: a revoked key or a disabled principal stops working within ``ttl_s`` on every gateway
-process, not instantly. Failed lookups are never cached.
+process, not instantly. Failed lookups are never cached. Concurrent misses on one key share one
+lookup (at a thousand requests a second an expiry would otherwise send every request in flight
+to the database at once).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from inference.gateway.singleflight import SingleFlight
 from services.kernel.auth import Principal, authenticate, extract_token, hash_token
 from services.kernel.db import Database
 
@@ -34,6 +37,7 @@ class PrincipalCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lookups: SingleFlight[str, Principal] = SingleFlight()
 
     async def resolve(self, *, authorization: str | None, api_key: str | None) -> Principal:
         """The principal of the request's key; raises the kernel's ``Unauthorized``."""
@@ -43,13 +47,16 @@ class PrincipalCache:
         cached = self._entries.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self._database.sessionmaker() as session:
-            principal = await authenticate(session, token=token, secret=self._secret)
+        principal = await self._lookups.run(digest, lambda: self._lookup(token))
         self._entries[digest] = (now + self._ttl_s, principal)
         self._entries.move_to_end(digest)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
         return principal
+
+    async def _lookup(self, token: str) -> Principal:
+        async with self._database.sessionmaker() as session:
+            return await authenticate(session, token=token, secret=self._secret)
 
     def forget_all(self) -> None:
         """Drop every cached principal (after a revocation in this process)."""

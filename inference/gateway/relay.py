@@ -92,13 +92,27 @@ class StreamRelay:
         self._finished_indexes: set[int] = set()
 
     async def relay(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Yield client bytes for ``upstream``; stops early (closing upstream) if the guard stops."""
+        """Yield client bytes for ``upstream``, one event per frame; stops early if the guard stops."""
+        async for frames in self.relay_batches(upstream):
+            for frame in frames:
+                yield frame
+
+    async def relay_batches(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+        """The frames of each upstream read together (one write to the client instead of one per event).
+
+        Events that arrived in the same read are complete at the same moment, so sending them
+        together delays none of them; a read that completes no event yields nothing.
+        """
         async for raw in upstream:
+            frames: list[bytes] = []
             for event in self._decoder.feed(raw):
-                for frame in self._on_event(event):
-                    yield frame
+                frames.extend(self._on_event(event))
                 if self.outcome.stopped_by_guard:
-                    return
+                    break
+            if frames:
+                yield frames
+            if self.outcome.stopped_by_guard:
+                return
 
     def _on_event(self, event: SSEEvent) -> list[bytes]:
         if event.is_done:

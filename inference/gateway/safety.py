@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inference.gateway.errors import OpenAIError
 from inference.gateway.requests import Operation, ParsedRequest
+from inference.gateway.singleflight import SingleFlight
 from security.safety.rules import Action, Direction
 from services.kernel.auth import Principal
 from services.safety import checks, schemas
@@ -54,6 +55,7 @@ class GatewaySafety:
         self._ttl_s = ttl_s
         self._clock = clock
         self._packs: dict[str, tuple[float, LoadedPack]] = {}
+        self._lookups: SingleFlight[str, LoadedPack] = SingleFlight()  # one resolution per tenant at once
 
     async def pack(self, tenant_id: str) -> LoadedPack:
         """The tenant's effective pack (its own active one, else the platform's), cached ``ttl_s``."""
@@ -61,10 +63,13 @@ class GatewaySafety:
         cached = self._packs.get(tenant_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self.sessions() as session:
-            loaded = await resolve(session, self.runtime, tenant_id=tenant_id, version_id=None)
+        loaded = await self._lookups.run(tenant_id, lambda: self._resolve(tenant_id))
         self._packs[tenant_id] = (now + self._ttl_s, loaded)
         return loaded
+
+    async def _resolve(self, tenant_id: str) -> LoadedPack:
+        async with self.sessions() as session:
+            return await resolve(session, self.runtime, tenant_id=tenant_id, version_id=None)
 
     async def _check_one(
         self,

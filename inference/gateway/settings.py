@@ -9,7 +9,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class GatewaySettings(BaseSettings):
-    """How the gateway routes, limits, checks and logs."""
+    """How the gateway routes, limits, checks and logs.
+
+    ``upstream_client`` picks the HTTP client of the request path (``STIC_GATEWAY_UPSTREAM_CLIENT``);
+    health checks and management calls always use httpx.
+    """
 
     model_config = SettingsConfigDict(env_prefix="STIC_GATEWAY_", env_file=".env", extra="ignore")
 
@@ -23,4 +27,11 @@ class GatewaySettings(BaseSettings):
     principal_cache_seconds: float = Field(default=2.0, ge=0, description="API-key resolution cache")
     upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     upstream_read_timeout_seconds: float = Field(default=300.0, gt=0)
-    max_connections: int = Field(default=2048, ge=1, description="pooled upstream connections")
+    max_connections: int = Field(
+        default=16_384, ge=1, description="upstream requests in flight at once (each open stream holds one)"
+    )
+    upstream_client: Literal["native", "httpx"] = Field(
+        default="native",
+        description="client for plain-http:// replicas on the request path: 'native' (asyncio + httptools "
+        "keep-alive HTTP/1.1, see inference.gateway.upstream) or 'httpx'; https:// replicas always use httpx",
+    )

@@ -378,6 +378,8 @@ class StreamChecker:
         if self._closed:
             raise StreamClosedError("the stream has already stopped or finished")
         self._buffer += chunk
+        if len(self._buffer) <= self.pack.pack.stream_window:
+            return StreamStep(text="")  # all of it is held back: a scan could neither release nor stop
         return self._step(final=False)
 
     def finish(self) -> StreamStep:

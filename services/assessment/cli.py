@@ -98,8 +98,19 @@ def assess(
         OutputFormat, typer.Option("--format", help="Report format")
     ] = OutputFormat.JSON,
     out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="In-process only: seed the platform as `stic up --demo` does (simulated inventory, "
+            "the tiny model served as tiny-llama) so the inference probes have a model"
+        ),
+    ] = False,
 ) -> None:
     """Run every registered probe, read attestations and benchmark results, grade, and report."""
+    if url is not None and demo:
+        raise typer.BadParameter(
+            "--demo seeds the in-process platform; it cannot seed --url", param_hint="--demo"
+        )
     if url is not None and not admin_key:
         raise typer.BadParameter(
             "--admin-key (or STIC_ADMIN_KEY) is required with --url", param_hint="--admin-key"
@@ -108,7 +119,7 @@ def assess(
         target = (
             remote_deployment(url, admin_key or "")
             if url is not None
-            else in_process_deployment(Path(workdir))
+            else in_process_deployment(Path(workdir), demo=demo)
         )
         run = asyncio.run(_assess(target, attestations=attestations, results=results))
     text = render(run, output_format)

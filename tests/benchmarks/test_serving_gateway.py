@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from benchmarks.serving.fakeupstream import create_app
-from benchmarks.serving.gateway import GatewayBenchConfig, command, run_gateway_bench
+from benchmarks.serving.gateway import GatewayBenchConfig, command, run_gateway_bench, stream_limit
 from benchmarks.serving.gatewayproc import load_factory
 from benchmarks.serving.loadgen import peak_streaming
 from benchmarks.serving.metrics import RequestOutcome
@@ -152,6 +152,47 @@ async def test_gateway_bench_through_a_pass_through_proxy(importable_tests: None
     assert metrics["gateway_max_open_sse_streams"]["value"] == max(held, default=0)
     assert "simulated" in metrics["gateway_added_latency_p50"]["environment"]["upstream"]
     assert report["goal"]["streams_met"] is False  # ten streams are not ten thousand
+    if all(lv["success_rate"] >= 0.999 for lv in levels):
+        assert report["streams"]["limited"]["by"] == "none"
+    process = report["streams"]["gateway_process"]
+    assert process["baseline_fds"] > 0 and process["samples"] > 0
+    assert process["peak_rss_mib"] > 0
+
+
+def _level(streams: int, *, within: int, errors: dict[str, int] | None = None) -> dict[str, Any]:
+    return {
+        "streams": streams,
+        "completed": streams - sum((errors or {}).values()),
+        "within_bounds": within,
+        "success_rate": within / streams,
+        "peak_streaming": within,
+        "errors": errors or {},
+    }
+
+
+def test_stream_limit_names_what_stopped_the_levels() -> None:
+    process = {"baseline_rss_mib": 100.0, "peak_rss_mib": 110.0}
+    capped = stream_limit(
+        {
+            "levels": [_level(1000, within=1000)],
+            "fd_cap": 1000,
+            "requested_levels": [1000, 10_000],
+            "gateway_process": process,
+        }
+    )
+    assert capped["limited"]["by"] == "fd_limit" and capped["held"] == 1000
+    assert capped["rss_per_stream_kib"] == pytest.approx(10.24)
+    failed = stream_limit(
+        {
+            "levels": [_level(10, within=10), _level(20, within=5, errors={"timeout": 15})],
+            "fd_cap": 9000,
+            "requested_levels": [10, 20, 40],
+        }
+    )
+    assert failed["limited"] == {"by": "errors", "level": 20, "detail": {"timeout": 15}}
+    assert failed["held"] == 10 and failed["rss_per_stream_kib"] is None
+    late = stream_limit({"levels": [_level(10, within=9)], "fd_cap": 9000, "requested_levels": [10]})
+    assert late["limited"]["by"] == "latency_bounds"
 
 
 def test_gateway_command_reports_a_missing_factory(importable_tests: None, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference.gateway.limits.models import DEFAULT_SUBJECT, InferenceRateLimit
 from inference.gateway.limits.types import UNLIMITED, KeyLimits
+from inference.gateway.singleflight import SingleFlight
 from services.kernel.auth import Principal
 from services.kernel.errors import Conflict, NotFound
 from services.kernel.identity import ApiKey, Tenant
@@ -68,6 +69,7 @@ class LimitsCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[tuple[str, str], _Cached] = {}
+        self._lookups: SingleFlight[tuple[str, str], KeyLimits] = SingleFlight()  # one query per key at once
 
     async def get(self, *, tenant_id: str, key_id: str) -> KeyLimits:
         """The limits of ``key_id`` in ``tenant_id`` (cached)."""
@@ -75,13 +77,16 @@ class LimitsCache:
         cached = self._entries.get((tenant_id, key_id))
         if cached is not None and cached.expires_at > now:
             return cached.limits
-        async with self._sessionmaker() as session:
-            limits = await limits_for(session, tenant_id=tenant_id, key_id=key_id)
+        limits = await self._lookups.run((tenant_id, key_id), lambda: self._lookup(tenant_id, key_id))
         self._entries.pop((tenant_id, key_id), None)
         if len(self._entries) >= self._max_entries:
             self._entries.pop(next(iter(self._entries)))
         self._entries[(tenant_id, key_id)] = _Cached(limits, now + self._ttl_s)
         return limits
+
+    async def _lookup(self, tenant_id: str, key_id: str) -> KeyLimits:
+        async with self._sessionmaker() as session:
+            return await limits_for(session, tenant_id=tenant_id, key_id=key_id)
 
     def invalidate(self) -> None:
         """Forget every cached answer (this replica sees API changes at once)."""

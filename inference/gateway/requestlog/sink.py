@@ -1,7 +1,9 @@
 """The background writer of request logs: the request path only enqueues.
 
 :meth:`RequestLogSink.submit` puts the raw record on a bounded in-memory queue and returns at
-once. A background task takes what is queued (up to ``batch_size`` records at a time), masks
+once. A background task takes what is queued (up to ``batch_size`` records at a time, waiting
+at most ``linger_s`` after the first for more to come, so that a busy gateway commits a few
+batches a second rather than one per request), masks
 and bounds it in a worker thread (:mod:`.redaction`) and inserts the batch in one transaction.
 
 Back-pressure: when the queue is full the record is **dropped**, counted in
@@ -55,6 +57,7 @@ class RequestLogSink:
         secret_key: str,
         queue_size: int = 10_000,
         batch_size: int = 200,
+        linger_s: float = 0.05,
         bounds: LogBounds = LogBounds(),
         warn_every_s: float = 10.0,
         retry_delay_s: float = 0.5,
@@ -66,6 +69,7 @@ class RequestLogSink:
         self._secret_key = secret_key
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
+        self._linger_s = linger_s
         self._bounds = bounds
         self._warn_every_s = warn_every_s
         self._retry_delay_s = retry_delay_s
@@ -138,6 +142,8 @@ class RequestLogSink:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self._linger_s > 0 and batch[0] is not _STOP and self._queue.qsize() < self._batch_size:
+                await asyncio.sleep(self._linger_s)
             while len(batch) < self._batch_size:
                 try:
                     batch.append(self._queue.get_nowait())

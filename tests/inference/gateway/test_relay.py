@@ -121,3 +121,15 @@ async def test_guard_stop_ends_the_stream_with_content_filter() -> None:
     assert final["choices"][0]["delta"]["content"] == "[refused]"
     assert relay.outcome.stopped_by_guard
     assert "more" not in relay.outcome.text
+
+
+async def test_batches_join_the_events_of_one_upstream_read_and_match_the_event_relay() -> None:
+    raw = _sse(*STREAM)
+    reads = [raw[0] + raw[1] + raw[2][:7], raw[2][7:], b"".join(raw[3:])]  # one event split across reads
+    batched = StreamRelay(drop_usage_event=True)
+    batches = [frames async for frames in batched.relay_batches(_upstream(reads))]
+    assert [len(frames) for frames in batches] == [2, 1, 2]  # the usage event is dropped
+    single = StreamRelay(drop_usage_event=True)
+    frames = [frame async for frame in single.relay(_upstream(reads))]
+    assert [f for batch in batches for f in batch] == frames
+    assert batched.outcome.text == single.outcome.text == "Hello"

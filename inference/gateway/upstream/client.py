@@ -1,0 +1,165 @@
+"""The OpenAI API of one upstream over :class:`UpstreamPool` — the gateway's hot-path engine client.
+
+Same methods and errors as :class:`inference.engines.http_client.OpenAIHTTPClient` (httpx), so
+failover works unchanged: no response at all → :class:`EngineUnavailableError` (retried on
+another replica); a stream refused with a non-2xx status → :class:`UpstreamStatusError`; a stream
+that breaks → :class:`EngineUnavailableError` with ``after_first_byte`` set once bytes arrived.
+Bodies are encoded with the stdlib ``json`` (compact separators); no compression is asked for,
+so a stream's bytes are the SSE text itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from inference.engines.errors import EngineUnavailableError, UpstreamResponse, UpstreamStatusError
+from inference.gateway.upstream.connection import UpstreamError
+from inference.gateway.upstream.pool import Address, UpstreamHTTPResponse, UpstreamPool
+
+
+@lru_cache(maxsize=4096)
+def parse_api_base(api_base: str) -> tuple[Address, str, str]:
+    """``http://host:port/prefix`` → ((host, port), ``/prefix`` without trailing slash, Host header)."""
+    parts = urlsplit(api_base)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"the native upstream client speaks plain http:// only, not {api_base!r}")
+    port = parts.port or 80
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return (parts.hostname, port), parts.path.rstrip("/"), host_header
+
+
+def supports(api_base: str) -> bool:
+    """Whether :class:`NativeOpenAIClient` can talk to ``api_base`` (plain HTTP)."""
+    return api_base.startswith("http://")
+
+
+def _clean(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("header values must not contain CR or LF")
+    return value
+
+
+def _error_body(status: int, raw: bytes) -> dict[str, Any]:
+    """The JSON object in ``raw``, or an OpenAI-shaped error wrapping whatever text came."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        return data
+    text = raw.decode("utf-8", errors="replace")
+    return {
+        "error": {
+            "message": text[:2000] or f"upstream answered {status} with no body",
+            "type": "upstream_error",
+            "param": None,
+            "code": status,
+        }
+    }
+
+
+class NativeOpenAIClient:
+    """Calls one OpenAI-compatible ``api_base`` (``http://…/v1``) through ``pool``."""
+
+    def __init__(self, *, api_base: str, api_key: str | None, pool: UpstreamPool) -> None:
+        self.api_base = api_base.rstrip("/")
+        self._address, self._prefix, host = parse_api_base(self.api_base)
+        self._pool = pool
+        auth = f"Authorization: Bearer {_clean(api_key)}\r\n" if api_key else ""
+        self._fixed = f"Host: {host}\r\nContent-Type: application/json\r\nAccept-Encoding: identity\r\n{auth}"
+
+    def _head(self, path: str, length: int, headers: Mapping[str, str] | None, *, stream: bool) -> bytes:
+        accept = "text/event-stream" if stream else "application/json"
+        extra = "".join(f"{_clean(k)}: {_clean(v)}\r\n" for k, v in (headers or {}).items())
+        return (
+            f"POST {self._prefix}{path} HTTP/1.1\r\n{self._fixed}Accept: {accept}\r\n"
+            f"Content-Length: {length}\r\n{extra}\r\n"
+        ).encode("latin-1")
+
+    async def _open(
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None, *, stream: bool
+    ) -> UpstreamHTTPResponse:
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            return await self._pool.request(
+                self._address, self._head(path, len(payload), headers, stream=stream), payload
+            )
+        except UpstreamError as exc:
+            raise EngineUnavailableError(f"{self.api_base}{path}: {exc}") from None
+
+    async def _post(
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
+    ) -> UpstreamResponse:
+        response = await self._open(path, body, headers, stream=False)
+        try:
+            raw = await response.read()
+        except UpstreamError as exc:
+            raise EngineUnavailableError(f"{self.api_base}{path}: {exc}") from None
+        finally:
+            response.close()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        parsed = data if isinstance(data, dict) else _error_body(response.status_code, raw)
+        return UpstreamResponse(response.status_code, parsed, response.headers)
+
+    async def _stream(
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
+    ) -> AsyncIterator[bytes]:
+        response = await self._open(path, {**body, "stream": True}, headers, stream=True)
+        received = False
+        try:
+            if not 200 <= response.status_code < 300:
+                try:
+                    raw = await response.read()
+                except UpstreamError:
+                    raw = b""
+                raise UpstreamStatusError(
+                    UpstreamResponse(
+                        response.status_code, _error_body(response.status_code, raw), response.headers
+                    )
+                )
+            async for chunk in response.iter_bytes():
+                received = True
+                yield chunk
+        except UpstreamError as exc:
+            raise EngineUnavailableError(
+                f"{self.api_base}{path}: stream broke: {exc}", after_first_byte=received
+            ) from None
+        finally:
+            response.close()
+
+    async def chat_completions(
+        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> UpstreamResponse:
+        """``POST /v1/chat/completions`` without streaming."""
+        return await self._post("/chat/completions", body, headers)
+
+    async def completions(
+        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> UpstreamResponse:
+        """``POST /v1/completions`` without streaming."""
+        return await self._post("/completions", body, headers)
+
+    async def embeddings(
+        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> UpstreamResponse:
+        """``POST /v1/embeddings``."""
+        return await self._post("/embeddings", body, headers)
+
+    def stream_chat_completions(
+        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
+        """``POST /v1/chat/completions`` with ``stream`` forced true; yields raw SSE bytes."""
+        return self._stream("/chat/completions", body, headers)
+
+    def stream_completions(
+        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
+        """``POST /v1/completions`` with ``stream`` forced true; yields raw SSE bytes."""
+        return self._stream("/completions", body, headers)
