@@ -34,7 +34,7 @@ from scheduler.service.launching import build_launches
 from scheduler.service.models import JobRow, NodeRow, TaskRow
 from scheduler.service.monitor import Monitor, MonitorResult
 from scheduler.service.netprobe import measure_loopback
-from scheduler.service.node_health import apply_network, thresholds
+from scheduler.service.node_health import apply_network, judge_network, thresholds
 from scheduler.service.options import SchedulerOptions
 from services.kernel.auth import Principal
 from services.kernel.db import Database, utcnow
@@ -176,6 +176,7 @@ class Controller:
         if self._last_probe and time.monotonic() - self._last_probe < self.options.local_network_probe_s:
             return
         self._last_probe = time.monotonic()
+        await self._step(self._rejudge_slow_domains)
         try:
             figures = await measure_loopback()
         except OSError:
@@ -190,6 +191,15 @@ class Controller:
                 await apply_network(session, row, figures, now=utcnow(), limits=thresholds(self.options))
 
         await self._step(report)
+
+    async def _rejudge_slow_domains(self, session: AsyncSession) -> None:
+        """Judge again every leaf holding a network-slow node: a verdict must not outlive its figures
+        when nobody in the domain reports any more (stale figures are "not judged", so not slow)."""
+        leaves = (
+            await session.execute(select(NodeRow.leaf).where(NodeRow.network_slow.is_(True)).distinct())
+        ).scalars()
+        for leaf in list(leaves):
+            await judge_network(session, leaf, now=utcnow(), limits=thresholds(self.options))
 
     async def _cycle(self, session: AsyncSession) -> None:
         stats = await run_cycle(session, self.scheduler, now=utcnow())

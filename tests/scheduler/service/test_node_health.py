@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import client_for
-from tests.scheduler.service.conftest import SchedEnv, in_state
+from tests.conftest import PlatformDB, client_for
+from tests.scheduler.service.conftest import SchedEnv, in_state, options_for, started_app
 from tests.scheduler.service.test_fault_tolerance import chip_job, chip_node
 from tests.services.builders import ok, unique
 
@@ -192,3 +193,39 @@ async def test_a_device_missing_from_the_report_is_lost_and_never_allocated(sche
     assert done["tasks"][0]["devices"] == [1]
     waiting = await sched.job(t, pair["id"])
     assert waiting["state"] in ("queued", "pending", "unschedulable") and not waiting["tasks"][0]["node"]
+
+
+async def test_a_slow_verdict_lapses_when_its_domain_stops_reporting(
+    platform_db: PlatformDB, tmp_path: Path
+) -> None:
+    options = options_for(tmp_path / "work", network_max_age_s=1.0, local_network_probe_s=0.2)
+    app, context = await started_app(platform_db, options)
+    try:
+        async with client_for(app, platform_db.admin_token) as admin:
+            leaf = unique("leaf")
+            await ok(
+                await admin.put(
+                    f"/v1/topology/domains/{leaf}", json={"tier": "leaf", "parent": "local-spine"}
+                )
+            )
+            names = [unique("n") for _ in range(3)]
+            for name, figures in zip(names, (NET_SLOW, NET_OK, NET_OK), strict=True):
+                await ok(await admin.post("/v1/nodes", json=two_chip_node(name, unique("chip"), leaf)), 201)
+                await ok(await admin.post(f"/v1/nodes/{name}/heartbeat", json={"network": figures}))
+            assert (await ok(await admin.get(f"/v1/nodes/{names[0]}")))["network"]["slow"] is True
+            deadline = time.monotonic() + 15
+            node = {}
+            while time.monotonic() < deadline:  # no one reports: the loop judges the leaf again
+                node = await ok(await admin.get(f"/v1/nodes/{names[0]}"))
+                if not node["network"]["slow"]:
+                    break
+                await asyncio.sleep(0.1)
+            assert node["network"]["slow"] is False and node["health"] == "healthy", node
+            assert "older than 1 s" in node["network"]["verdict"]
+            kinds = [e["kind"] for e in await ok(await admin.get(f"/v1/nodes/{names[0]}/events"))]
+            assert [k for k in kinds if k.startswith("network")] == ["network_slow", "network_ok"]
+            for name in names:
+                assert (await admin.delete(f"/v1/nodes/{name}")).status_code == 204
+            assert (await admin.delete(f"/v1/topology/domains/{leaf}")).status_code == 204
+    finally:
+        await context.__aexit__(None, None, None)
