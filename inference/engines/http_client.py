@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from inference.engines.errors import EngineUnavailableError, UpstreamResponse, UpstreamStatusError
+from inference.engines.openai_surface import OpenAIEndpoints, upstream_error_body
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=30.0, pool=30.0)
 
@@ -21,17 +22,10 @@ def _body_of(response: httpx.Response) -> dict[str, Any]:
         data = None
     if isinstance(data, dict):
         return data
-    return {
-        "error": {
-            "message": response.text[:2000] or f"upstream answered {response.status_code} with no body",
-            "type": "upstream_error",
-            "param": None,
-            "code": response.status_code,
-        }
-    }
+    return upstream_error_body(response.status_code, response.text)
 
 
-class OpenAIHTTPClient:
+class OpenAIHTTPClient(OpenAIEndpoints):
     """Calls one OpenAI-compatible ``api_base`` (ending in ``/v1``).
 
     ``http`` is the injection seam (a shared pool, or a client on ``httpx.MockTransport`` /
@@ -71,6 +65,11 @@ class OpenAIHTTPClient:
             raise EngineUnavailableError(f"{self.api_base}{path}: {exc!r}") from exc
         return UpstreamResponse(response.status_code, _body_of(response), dict(response.headers))
 
+    async def _post(
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
+    ) -> UpstreamResponse:
+        return await self._send("POST", path, body, headers)
+
     async def _stream(
         self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
     ) -> AsyncIterator[bytes]:
@@ -104,36 +103,6 @@ class OpenAIHTTPClient:
     async def models(self) -> UpstreamResponse:
         """``GET /v1/models``."""
         return await self._send("GET", "/models", None, None)
-
-    async def chat_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/chat/completions`` without streaming."""
-        return await self._send("POST", "/chat/completions", body, headers)
-
-    async def completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/completions`` without streaming."""
-        return await self._send("POST", "/completions", body, headers)
-
-    async def embeddings(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/embeddings``."""
-        return await self._send("POST", "/embeddings", body, headers)
-
-    def stream_chat_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[bytes]:
-        """``POST /v1/chat/completions`` with ``stream`` forced true; yields raw SSE bytes."""
-        return self._stream("/chat/completions", body, headers)
-
-    def stream_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[bytes]:
-        """``POST /v1/completions`` with ``stream`` forced true; yields raw SSE bytes."""
-        return self._stream("/completions", body, headers)
 
     async def aclose(self) -> None:
         """Close the connection pool if this client created it."""

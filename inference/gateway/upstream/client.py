@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from inference.engines.errors import EngineUnavailableError, UpstreamResponse, UpstreamStatusError
+from inference.engines.openai_surface import OpenAIEndpoints, upstream_error_body
 from inference.gateway.upstream.connection import UpstreamError
 from inference.gateway.upstream.pool import Address, UpstreamHTTPResponse, UpstreamPool
 
@@ -44,25 +45,17 @@ def _clean(value: str) -> str:
 
 
 def _error_body(status: int, raw: bytes) -> dict[str, Any]:
-    """The JSON object in ``raw``, or an OpenAI-shaped error wrapping whatever text came."""
+    """The JSON object in ``raw`` (any answer's body), or an OpenAI-shaped error wrapping the text."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         data = None
     if isinstance(data, dict):
         return data
-    text = raw.decode("utf-8", errors="replace")
-    return {
-        "error": {
-            "message": text[:2000] or f"upstream answered {status} with no body",
-            "type": "upstream_error",
-            "param": None,
-            "code": status,
-        }
-    }
+    return upstream_error_body(status, raw.decode("utf-8", errors="replace"))
 
 
-class NativeOpenAIClient:
+class NativeOpenAIClient(OpenAIEndpoints):
     """Calls one OpenAI-compatible ``api_base`` (``http://…/v1``) through ``pool``."""
 
     def __init__(self, *, api_base: str, api_key: str | None, pool: UpstreamPool) -> None:
@@ -101,12 +94,9 @@ class NativeOpenAIClient:
             raise EngineUnavailableError(f"{self.api_base}{path}: {exc}") from None
         finally:
             response.close()
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        parsed = data if isinstance(data, dict) else _error_body(response.status_code, raw)
-        return UpstreamResponse(response.status_code, parsed, response.headers)
+        return UpstreamResponse(
+            response.status_code, _error_body(response.status_code, raw), response.headers
+        )
 
     async def _stream(
         self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
@@ -133,33 +123,3 @@ class NativeOpenAIClient:
             ) from None
         finally:
             response.close()
-
-    async def chat_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/chat/completions`` without streaming."""
-        return await self._post("/chat/completions", body, headers)
-
-    async def completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/completions`` without streaming."""
-        return await self._post("/completions", body, headers)
-
-    async def embeddings(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """``POST /v1/embeddings``."""
-        return await self._post("/embeddings", body, headers)
-
-    def stream_chat_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[bytes]:
-        """``POST /v1/chat/completions`` with ``stream`` forced true; yields raw SSE bytes."""
-        return self._stream("/chat/completions", body, headers)
-
-    def stream_completions(
-        self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[bytes]:
-        """``POST /v1/completions`` with ``stream`` forced true; yields raw SSE bytes."""
-        return self._stream("/completions", body, headers)
