@@ -2,8 +2,9 @@
 placement, shared and exclusive devices, fault detection and recovery. ``PROBES`` also lists the
 probes of :mod:`scheduler.service.probes_placement` (topology, binpack/spread, mixed workloads),
 :mod:`scheduler.service.probes_queues` (priority and preemption, queue borrowing, elastic jobs) and
-:mod:`scheduler.service.probes_health` (stragglers) and :mod:`scheduler.service.probes_node_health`
-(network-slow nodes, lost accelerators).
+:mod:`scheduler.service.probes_health` (stragglers), :mod:`scheduler.service.probes_node_health`
+(network-slow nodes, lost accelerators), :mod:`scheduler.service.probes_submission` (CLI and API)
+and :mod:`scheduler.service.probes_domestic` (slicing domestic chips).
 
 Every probe works only through the public HTTP API of a running deployment: it builds a throw-away
 tenant (:class:`services.iam.probes.ProbeTenant`), submits tiny jobs (``python3 -c ...``) as that
@@ -33,6 +34,7 @@ from scheduler.service.probe_kit import group as _group
 from scheduler.service.probe_kit import outcome as _outcome
 from scheduler.service.probe_kit import running as _running
 from scheduler.service.probe_kit import state as _state
+from scheduler.service.probes_domestic import PROBES as DOMESTIC_PROBES
 from scheduler.service.probes_health import PROBES as HEALTH_PROBES
 from scheduler.service.probes_node_health import PROBES as NODE_HEALTH_PROBES
 from scheduler.service.probes_placement import PROBES as PLACEMENT_PROBES
@@ -480,4 +482,5 @@ PROBES = (
     *HEALTH_PROBES,
     *NODE_HEALTH_PROBES,
     *SUBMISSION_PROBES,
+    *DOMESTIC_PROBES,
 )

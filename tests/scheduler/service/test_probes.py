@@ -48,6 +48,14 @@ def _spread_jobs_land_on_one_node(job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def _overcommitted_slice_runs(job: dict[str, Any]) -> dict[str, Any]:
+    tasks = job.get("tasks", [])
+    if any(t["name"].startswith("over") for t in tasks):
+        job = {**job, "state": "running", "reasons": []}
+        job["tasks"] = [{**t, "state": "running", "node": "somewhere"} for t in tasks]
+    return job
+
+
 def _drop_evictions(page: dict[str, Any]) -> dict[str, Any]:
     return {**page, "items": [e for e in page["items"] if e["kind"] != "evicted"]}
 
@@ -93,6 +101,8 @@ BREAKAGES: dict[str, Rule] = {
     "scheduler.lost-accelerator": RewriteJSON(
         "GET", r"/v1/nodes/[^/]+", lambda n: {**n, "lost_accelerators": []}
     ),
+    # card memory over-committed: a slice beyond the card's memory is placed and runs
+    "scheduler.domestic-chip-sharing": RewriteJSON("GET", JOB, _overcommitted_slice_runs),
 }
 # probes that run on simulated nodes they register
 SIMULATED_PROBES = {
@@ -109,6 +119,7 @@ SIMULATED_PROBES = {
     "scheduler.straggler-detection",
     "scheduler.network-slow-node",
     "scheduler.lost-accelerator",
+    "scheduler.domestic-chip-sharing",
 }
 
 
