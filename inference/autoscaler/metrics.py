@@ -12,7 +12,9 @@
   npu-exporter (``npu_chip_info_hbm_used_memory``/``_total_memory``, ``npu_chip_info_utilization``),
   or STIC's vendor-neutral names for any other chip (``stic_accelerator_memory_used_mib``,
   ``stic_accelerator_memory_total_mib``, ``stic_accelerator_utilization`` 0-1). Engines on this
-  project's CPU machines report none of them, so those metrics are simply absent there.
+  project's CPU machines report none of them, so those metrics are simply absent there. A replica
+  whose chip series are simulated (builtin engine ``--simulated-npu-*``) also reports
+  ``stic_accelerator_simulated 1``, passed on as ``accelerator_simulated``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def parse_engine_metrics(text: str) -> dict[str, float]:
         if name in series:
             values["accelerator_utilization"] = sum(series[name]) / len(series[name]) / scale
             break
+    if any(series.get("stic_accelerator_simulated", [])):
+        values["accelerator_simulated"] = 1.0
     return values
 
 

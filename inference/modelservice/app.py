@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from inference.autoscaler.loop import Autoscaler
 from inference.autoscaler.metrics import MetricsCollector
 from inference.modelservice.controller import ModelServiceController
+from inference.modelservice.engines import router as engines_router
 from inference.modelservice.options import ModelServiceOptions
 from inference.modelservice.router import router
 from inference.modelservice.runtime import ModelServiceRuntime
@@ -88,7 +89,7 @@ module = ServiceModule(
     title="Model services",
     description="model services on builtin/vLLM/external engines: lifecycle, replicas as scheduler jobs, "
     "health, manual scaling and autoscaling",
-    routers=[router],
+    routers=[router, engines_router],
     on_startup=[_startup],
     on_shutdown=[_shutdown],
 )

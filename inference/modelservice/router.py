@@ -132,7 +132,8 @@ async def get_status(
             "recommendation": decision[1].recommendation,
             "reason": decision[1].reason,
             "metrics": {
-                k: {"average": v.average, "target": v.target} for k, v in decision[1].metrics.items()
+                k: {"average": v.average, "target": v.target, "proposal": v.proposal}
+                for k, v in decision[1].metrics.items()
             },
         }
     )

@@ -4,7 +4,8 @@
 * interface info (6.3.1.3 c): the OpenAI endpoints on the gateway, request examples, versions of
   the same model in the tenant, instances;
 * status (6.3.1.3 d, 6.3.3.1 c): running state, replicas by state, call volume / success rate /
-  latency from the gateway's request log, and per replica CPU, memory and engine metrics;
+  latency from the gateway's request log, and per replica CPU, memory, I/O counters, engine and
+  accelerator metrics;
 * test (6.3.1.3 a): one chat completion sent straight to a ready replica, answer and latency.
 """
 
@@ -41,6 +42,12 @@ ENGINE_MODES = {
     "vllm": "online; vLLM OpenAI server (continuous batching, paged KV cache), SSE streaming",
     "openai": "online; external OpenAI-compatible upstream behind the gateway",
 }
+
+
+# Per-replica I/O counters of the replica's process, in bytes (``/proc/<pid>/io`` for local replicas):
+# rchar / wchar count every read and write (sockets included), read_bytes / write_bytes storage only.
+IO_COUNTERS = ("rchar", "wchar", "read_bytes", "write_bytes")
+ACCELERATOR_METRICS = ("accelerator_memory_utilization", "accelerator_utilization", "accelerator_simulated")
 
 
 class ReplicaCallFailed(STICError):
@@ -162,7 +169,14 @@ async def _call_stats(session: AsyncSession, service: ModelService) -> dict[str,
 async def _replica_use(
     session: AsyncSession, replica: ModelReplica, executor: Executor | None, http: httpx.AsyncClient
 ) -> dict[str, Any]:
-    use: dict[str, Any] = {"cpu_seconds": None, "rss_mib": None, "runtime_s": None, "engine": {}}
+    use: dict[str, Any] = {
+        "cpu_seconds": None,
+        "rss_mib": None,
+        "runtime_s": None,
+        "io": {name: None for name in IO_COUNTERS},
+        "engine": {},
+        "accelerator": None,
+    }
     if executor is not None and replica.job_id is not None:
         task = (
             await session.execute(scoped(TaskRow, replica.tenant_id).where(TaskRow.job_id == replica.job_id))
@@ -170,6 +184,7 @@ async def _replica_use(
         if task is not None:
             m = await executor.metrics(TaskKey(task.id, task.attempt))
             use.update(cpu_seconds=m.cpu_seconds, rss_mib=m.rss_mib, runtime_s=m.runtime_s)
+            use["io"] = {name: m.extra.get(f"io_{name}") for name in IO_COUNTERS}
     if replica.metrics_url and replica.state == "ready":
         try:
             response = await http.get(replica.metrics_url, timeout=2.0)
@@ -177,6 +192,8 @@ async def _replica_use(
                 use["engine"] = parse_engine_metrics(response.text)
         except (httpx.HTTPError, ValueError):
             pass
+    accelerator = {k: v for k, v in use["engine"].items() if k in ACCELERATOR_METRICS}
+    use["accelerator"] = accelerator or None
     return use
 
 
@@ -215,8 +232,8 @@ async def status(
             "details": details,
         },
         "calls": await _call_stats(session, service),
-        "accelerator_metrics": "reported when a replica's /metrics carries DCGM, Ascend npu-exporter "
-        "or stic_accelerator_* series (none on CPU machines)",
+        "accelerator_metrics": "per replica under 'accelerator' when its /metrics carries DCGM, Ascend "
+        "npu-exporter or stic_accelerator_* series; null means the replica reports none (CPU replicas)",
     }
 
 

@@ -56,6 +56,16 @@ def _proc_stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
+def _proc_io(pid: int) -> dict[str, float]:
+    """I/O counters of ``/proc/<pid>/io`` as ``io_<name>`` (rchar/wchar include sockets and pipes)."""
+    counters: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("rchar", "wchar", "read_bytes", "write_bytes"):
+            counters[f"io_{name}"] = float(value)
+    return counters
+
+
 def _time(value: object) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
 
@@ -182,7 +192,8 @@ class LocalExecutor:
             return ""
 
     async def metrics(self, key: TaskKey) -> TaskMetrics:
-        """CPU seconds and resident memory of the task process (from /proc), run time."""
+        """CPU seconds, resident memory and I/O counters (``extra``: io_rchar, io_wchar, io_read_bytes,
+        io_write_bytes) of the task process (from /proc), run time."""
         state = self.state_dir(key)
         pids = _read_json(state / "pid.json") or {}
         started = pids.get("time")
@@ -196,12 +207,15 @@ class LocalExecutor:
             runtime = max(0.0, end - float(started))
         child = pids.get("child")
         cpu = rss = None
+        io: dict[str, float] = {}
         if isinstance(child, int) and done is None:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 fields = _proc_stat(child)
                 cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
                 rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        return TaskMetrics(cpu_seconds=cpu, rss_mib=rss, runtime_s=runtime)
+            with contextlib.suppress(OSError, ValueError):
+                io = _proc_io(child)
+        return TaskMetrics(cpu_seconds=cpu, rss_mib=rss, runtime_s=runtime, extra=io)
 
     async def close(self) -> None:
         """Forget child handles; the processes keep running and are re-adopted from their files."""

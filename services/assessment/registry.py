@@ -27,6 +27,9 @@ _PROBE_MODULES: tuple[str, ...] = (
     "services.safety.probes",
     "scheduler.service.probes",
     "inference.probes",
+    "inference.probes_batch",
+    "inference.probes_engines",
+    "inference.probes_resources",
 )
 
 

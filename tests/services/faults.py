@@ -23,7 +23,8 @@ class RewriteStatus:
 
 @dataclass(frozen=True)
 class RewriteJSON:
-    """Pass the JSON body of responses to ``method`` on ``path`` through ``transform``."""
+    """Pass the JSON body of responses to ``method`` on ``path`` through ``transform`` (responses of
+    another content type, such as SSE streams, pass untouched)."""
 
     method: str
     path: str
@@ -52,7 +53,11 @@ class FaultInjector:
         chunks: list[bytes] = []
 
         async def rewriting_send(message: Message) -> None:
+            nonlocal body_rules
             if message["type"] == "http.response.start":
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if b"json" not in content_type:  # streams and files pass untouched
+                    body_rules = []
                 for rule in matching:
                     if isinstance(rule, RewriteStatus) and message["status"] == rule.from_status:
                         message = {**message, "status": rule.to_status}

@@ -666,6 +666,7 @@ ENDPOINTS += [
     ),
     Endpoint("GET", "/v1/models", "reserve", outsider_status=200),
     Endpoint("GET", "/v1/models/{model}", "reserve", _no_such_model, overrides=_NO_MODEL),
+    Endpoint("GET", "/v1/inference/engines", "anyone", outsider_status=200),
     Endpoint("POST", ROUTES, "write", _inference_route_body),
     Endpoint("GET", ROUTES, "member"),
     Endpoint("GET", f"{ROUTES}/{{route_id}}", "member", _new_inference_route),

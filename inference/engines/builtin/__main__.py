@@ -27,6 +27,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-num-seqs", type=int, default=1, help="requests generated at once (threads)")
     parser.add_argument("--max-waiting", type=int, default=64, help="queued requests before 503")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--simulated-npu-hbm-used-mib",
+        type=float,
+        default=None,
+        help="expose a SIMULATED Ascend npu-exporter chip with this much HBM in use (tests, demos)",
+    )
+    parser.add_argument("--simulated-npu-hbm-total-mib", type=float, default=65536.0)
+    parser.add_argument("--simulated-npu-utilization", type=float, default=0.0, help="percent")
     return parser.parse_args(argv)
 
 
@@ -43,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         served_model_name=args.served_model_name or args.model.name,
         worker=GenerationWorker(max_num_seqs=args.max_num_seqs, max_waiting=args.max_waiting),
     )
+    if args.simulated_npu_hbm_used_mib is not None:
+        server.metrics.simulate_npu(
+            used_mib=args.simulated_npu_hbm_used_mib,
+            total_mib=args.simulated_npu_hbm_total_mib,
+            utilization_pct=args.simulated_npu_utilization,
+        )
     uvicorn.run(create_app(server), host=args.host, port=args.port, log_level="warning")
     return 0
 

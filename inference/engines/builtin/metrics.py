@@ -63,6 +63,24 @@ class EngineMetrics:
         )  # fmt: skip
         self._model_name = model_name
 
+    def simulate_npu(self, *, used_mib: float, total_mib: float, utilization_pct: float) -> None:
+        """Expose a SIMULATED Huawei Ascend npu-exporter chip (fixed values, label ``simulated="true"``)
+        plus ``stic_accelerator_simulated 1``, so that the autoscaler's chip path can be exercised on
+        machines without a domestic chip. Off unless the engine is started with ``--simulated-npu-*``.
+        """
+        labels = ["id", "simulated"]
+        for name, value in (
+            ("npu_chip_info_hbm_used_memory", used_mib),
+            ("npu_chip_info_hbm_total_memory", total_mib),
+            ("npu_chip_info_utilization", utilization_pct),
+        ):
+            Gauge(name, f"SIMULATED npu-exporter {name}", labels, registry=self.registry).labels(
+                "0", "true"
+            ).set(value)
+        Gauge(
+            "stic_accelerator_simulated", "1: the accelerator series are simulated", registry=self.registry
+        ).set(1)
+
     def record_success(self, finish_reason: str) -> None:
         """Count one finished request."""
         self._success.labels(self._model_name, finish_reason).inc()

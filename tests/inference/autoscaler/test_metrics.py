@@ -123,3 +123,13 @@ async def test_collector_tolerates_dead_and_garbage_endpoints() -> None:
         for host in ("dead", "error", "garbage"):
             sample = await collector.collect(ReplicaProbe("r", f"http://{host}/metrics", None, 1000, 1024))
             assert sample.values == {}
+
+
+def test_a_simulated_npu_exporter_reads_as_ascend_series_and_says_it_is_simulated() -> None:
+    metrics = EngineMetrics(model_name="m", running=lambda: 0, waiting=lambda: 0)
+    assert "accelerator_simulated" not in parse_engine_metrics(metrics.render().decode())
+    metrics.simulate_npu(used_mib=52428.8, total_mib=65536.0, utilization_pct=40.0)
+    values = parse_engine_metrics(metrics.render().decode())
+    assert values["accelerator_memory_utilization"] == pytest.approx(0.8)
+    assert values["accelerator_utilization"] == pytest.approx(0.4)
+    assert values["accelerator_simulated"] == 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,3 +35,22 @@ async def test_missing_command_exits_127_with_the_reason_in_the_log(tmp_path: Pa
     assert (await executor.status(key)).exit_code == 127
     assert "cannot start" in await executor.logs(key, tail_bytes=1000)
     await executor.close()
+
+
+async def test_metrics_report_the_io_counters_of_the_task_process(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "state")
+    key = TaskKey("tsk_io", 0)
+    script = "import sys, time\nsys.stdout.write('x' * 200_000); sys.stdout.flush()\ntime.sleep(30)\n"
+    await executor.launch([launch(key, tmp_path / "job", script)])
+    await wait_phase(executor, key, Phase.RUNNING)
+    try:
+        for _ in range(100):  # until the write has happened
+            extra = (await executor.metrics(key)).extra
+            if extra.get("io_wchar", 0) >= 200_000:
+                break
+            await asyncio.sleep(0.05)
+        assert set(extra) == {"io_rchar", "io_wchar", "io_read_bytes", "io_write_bytes"}
+        assert extra["io_wchar"] >= 200_000
+    finally:
+        await executor.stop(key)
+        await executor.close()

@@ -52,6 +52,7 @@ class RejectCliSubmissions:
         await self.app(scope, replayed, send)
 
 
+@pytest.mark.parametrize("platform_db", ["sqlite"], indirect=True)  # test_probes.py runs it on both
 async def test_the_probe_passes_and_notes_the_cli_and_the_missing_console(
     platform_app: FastAPI, platform_db: PlatformDB
 ) -> None:
