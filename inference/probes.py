@@ -217,6 +217,13 @@ class InferenceKit:
         return found
 
 
+def replica_verdict(ctx: ProbeContext, simulated_nodes: bool, message: str) -> ProbeResult:
+    """``simulated`` when any replica ran on a simulated node (processes real), else ``verified``."""
+    if simulated_nodes:
+        return ctx.simulated(f"{message} (replicas placed on simulated nodes, processes real)")
+    return ctx.verified(message)
+
+
 def _stream_text(response: httpx.Response) -> tuple[str, int, str | None]:
     """(content, number of content events, last finish_reason) of an SSE chat stream."""
     text, events, finish = "", 0, None

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from inference.probes import InferenceKit, _stream_text
+from inference.probes import InferenceKit, _stream_text, replica_verdict
 from services.assessment.probes.base import ProbeContext, ProbeFailure, ProbeResult
 
 LOCAL_ENGINES = ("builtin", "vllm")
@@ -138,9 +138,7 @@ class InferenceEnginesProbe:
                 f"the same model served by {', '.join(local)} (acceleration library: "
                 f"{', '.join(accelerated)}) and answered chat and streaming in one structure"
             )
-            if any(shape.get("simulated") for shape in shapes.values()):
-                return ctx.simulated(f"{message} (replicas placed on simulated nodes, processes real)")
-            return ctx.verified(message)
+            return replica_verdict(ctx, any(shape.get("simulated") for shape in shapes.values()), message)
 
 
 class UnifiedInferenceApiProbe:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from inference.probes import InferenceKit
+from inference.probes import InferenceKit, replica_verdict
 from services.assessment.probes.base import ProbeContext, ProbeResult
 
 MEMORY_MIB = 2048
@@ -52,12 +52,6 @@ def _ready_detail(status: dict[str, Any]) -> dict[str, Any]:
 def _any_simulated(*statuses: dict[str, Any]) -> bool:
     """True when any replica listed in ``statuses`` was placed on a simulated node."""
     return any(d.get("simulated") for s in statuses for d in s["replicas"]["details"])
-
-
-def _verdict(ctx: ProbeContext, simulated_nodes: bool, message: str) -> ProbeResult:
-    if simulated_nodes:
-        return ctx.simulated(f"{message} (replicas placed on simulated nodes, processes real)")
-    return ctx.verified(message)
 
 
 class StatusMetricsProbe:
@@ -113,7 +107,7 @@ class StatusMetricsProbe:
                 if accelerator is None
                 else f"accelerator {accelerator}"
             )
-            return _verdict(
+            return replica_verdict(
                 ctx,
                 bool(second.get("simulated")),
                 f"per-replica memory {second['rss_mib']:.0f} MiB, CPU and I/O counters (read/write bytes "
@@ -202,7 +196,7 @@ class AutoscalingProbe:
                 scale_up_recommendation=recommended,
                 scale_down=down.get("autoscaler"),
             )
-            return _verdict(
+            return replica_verdict(
                 ctx,
                 _any_simulated(up, down),
                 f"memory_utilization {used:.3f} above target {low:.4f}: scaled 1 → 2 (recommended "

@@ -8,6 +8,7 @@ clients expose the same methods with the same contract.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -26,18 +27,20 @@ def upstream_error_body(status: int, text: str) -> dict[str, Any]:
     }
 
 
-class OpenAIEndpoints:
+class OpenAIEndpoints(ABC):
     """``chat_completions``, ``completions``, ``embeddings`` and their streaming forms."""
 
+    @abstractmethod
     async def _post(
         self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
     ) -> UpstreamResponse:
-        raise NotImplementedError
+        """``POST {api_base}{path}`` with a JSON body; the answer as an :class:`UpstreamResponse`."""
 
+    @abstractmethod
     def _stream(
         self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None
     ) -> AsyncIterator[bytes]:
-        raise NotImplementedError
+        """``POST {api_base}{path}`` with ``stream`` forced true; the raw SSE bytes."""
 
     async def chat_completions(
         self, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
