@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.iam import schemas
 from services.kernel.auth import Principal, issue_key
 from services.kernel.db import utcnow
+from services.kernel.deadlocks import flush_retrying_deadlocks
 from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
 from services.kernel.identity import (
     PLATFORM_TENANT_NAME,
@@ -109,7 +110,9 @@ async def delete_tenant(
         raise Conflict("the platform tenant cannot be deleted")
     if before_delete is not None:
         await before_delete.run(tenant.id)
-    await session.delete(tenant)
+    # The cascade over every service's tables can deadlock with a loop still updating one of the
+    # tenant's rows (PostgreSQL aborts one side); the deletion then simply runs again.
+    await flush_retrying_deadlocks(session, lambda: session.delete(tenant))
 
 
 def _apply(row: Any, update: Any) -> None:
