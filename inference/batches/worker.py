@@ -27,6 +27,9 @@ import httpx
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 REPORT_EVERY = 8
+# A report also goes as soon as its results pass this size, so one report stays far below the
+# control plane's upload limit even for large answers (embeddings of many inputs).
+REPORT_MAX_BYTES = 256 * 1024
 REPORT_INTERVAL_S = 0.5
 
 
@@ -57,20 +60,22 @@ class _Reporter:
     config: WorkerConfig
     total: int
     pending: list[dict[str, Any]] = field(default_factory=list)
+    pending_bytes: int = 0
     reported: int = 0
     stopped: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def add(self, result: dict[str, Any]) -> None:
         self.pending.append(result)
-        if len(self.pending) >= REPORT_EVERY:
+        self.pending_bytes += len(json.dumps(result, separators=(",", ":")))
+        if len(self.pending) >= REPORT_EVERY or self.pending_bytes >= REPORT_MAX_BYTES:
             await self.flush()
 
     async def flush(self) -> None:
         async with self.lock:
             if not self.pending:
                 return
-            batch, self.pending = self.pending, []
+            batch, self.pending, self.pending_bytes = self.pending, [], 0
             status = await self._post(batch)
             self.reported += len(batch)
             print(f"STIC_PROGRESS {self.reported / max(1, self.total):.4f}", flush=True)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inference.batches.worker import WorkerConfig, parse_args, run
+from inference.batches.worker import REPORT_MAX_BYTES, WorkerConfig, parse_args, run
 
 BATCH = "bat_" + "1" * 32
 
@@ -125,6 +125,24 @@ async def test_worker_stops_when_the_batch_is_cancelled() -> None:
     fake = FakePlatform(_lines(*(f"x{i}" for i in range(40))), stop_after=8)
     await run(_config(concurrency=1), transport=httpx.MockTransport(fake.handle))
     assert len(fake.upstream_calls) < 40
+
+
+async def test_large_answers_are_reported_in_reports_of_bounded_size() -> None:
+    fake = FakePlatform(_lines(*(f"e{i}" for i in range(6))))
+    big = "x" * 120_000  # six answers of this size would make one 720 KB report
+    report_sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "control.test" and request.url.path.endswith("/results"):
+            report_sizes.append(len(request.content))
+        if request.url.host == "upstream.test":
+            return httpx.Response(200, json={"choices": [{"message": {"content": big}}]})
+        return fake.handle(request)
+
+    await run(_config(concurrency=1), transport=httpx.MockTransport(handler))
+    assert sorted(r["custom_id"] for r in fake.results) == [f"e{i}" for i in range(6)]
+    assert len(report_sizes) >= 2
+    assert max(report_sizes) < REPORT_MAX_BYTES + 130_000, report_sizes
 
 
 async def test_nothing_is_sent_for_a_finished_batch() -> None:
