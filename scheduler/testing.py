@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from scheduler import JobRecord, Scheduler, Snapshot
@@ -41,8 +43,9 @@ def make_node(
     arch: Arch = Arch.X86_64,
     health: NodeHealth | None = None,
     links: tuple[LinkGroup, ...] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Node:
-    """A node with ``gpus`` devices; by default two NVLink halves."""
+    """A node with ``gpus`` devices (by default two NVLink halves) and ``labels``."""
     accs = tuple(Accelerator(i, model) for i in range(gpus))
     if links is None and gpus >= 2:
         half = gpus // 2
@@ -51,7 +54,9 @@ def make_node(
             LinkGroup(LinkKind.NVLINK, tuple(range(half, gpus)), 600.0),
             LinkGroup(LinkKind.PCIE_SWITCH, tuple(range(gpus)), 64.0),
         )
-    return Node(name, cpu, mem, arch, accs, links or (), health or NodeHealth())
+    return Node(
+        name, cpu, mem, arch, accs, links or (), health or NodeHealth(), MappingProxyType(dict(labels or {}))
+    )
 
 
 def make_inventory(nodes: list[Node], *, leaf_size: int = 2, leaves_per_spine: int = 2) -> Inventory:
@@ -97,6 +102,11 @@ class JobBuilder:
 
     def with_(self, **kw: Any) -> JobBuilder:
         self._kw.update(kw)
+        return self
+
+    def select(self, selector: Mapping[str, str]) -> JobBuilder:
+        """Every task's node must carry all ``selector`` labels."""
+        self._kw["node_selector"] = tuple(sorted(selector.items()))
         return self
 
     def topology(self, tier: str, mode: TopologyMode = TopologyMode.REQUIRED) -> JobBuilder:

@@ -84,6 +84,7 @@ class TaskInfo:
         "models",
         "name",
         "node",
+        "selector",
         "shared",
     )
 
@@ -100,6 +101,7 @@ class TaskInfo:
         self.mem = group.memory_mib
         self.archs: frozenset[Arch] | None = frozenset(group.architectures) or None
         self.models = models
+        self.selector = job.spec.node_selector  # every task of a gang obeys the job's selector
         if req is None:
             self.acc_count, self.acc_milli, self.acc_mem, self.shared = 0, 0, 0, False
         elif req.mode is SharingMode.SHARED:
@@ -200,7 +202,7 @@ class QueueInfo:
 
 
 class NodeState:
-    """Free capacity of one node; unhealthy devices are never free."""
+    """Free capacity of one node; unhealthy devices are never free. ``labels`` are the node's labels."""
 
     __slots__ = (
         "acc_free",
@@ -212,6 +214,7 @@ class NodeState:
         "free_whole",
         "healthy",
         "key",
+        "labels",
         "mem_free",
         "mem_total",
         "model",
@@ -231,6 +234,7 @@ class NodeState:
         self.name = spec.name
         self.model = model.model if model else ""
         self.arch = spec.arch
+        self.labels = spec.labels
         self.cpu_total = self.cpu_free = spec.cpu_milli
         self.mem_total = self.mem_free = spec.memory_mib
         self.n_acc = len(spec.accelerators)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from scheduler.model import labels
 from scheduler.model.cluster import AcceleratorModel, Arch
 from scheduler.model.errors import ModelError
 
@@ -104,7 +105,9 @@ class TopologyConstraint:
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """A job as submitted. ``min_available`` is the gang minimum (default: sum of group minimums);
-    ``placement`` picks binpack or spread for this job (None: the scheduler configuration decides)."""
+    ``placement`` picks binpack or spread for this job (None: the scheduler configuration decides);
+    ``node_selector`` holds ``(label, value)`` pairs every task's node must carry (Kubernetes
+    ``nodeSelector``: all pairs must match; empty: any node)."""
 
     id: str
     queue: str
@@ -117,6 +120,7 @@ class JobSpec:
     topology: TopologyConstraint | None = None
     created_at: float = 0.0
     placement: PlacementStrategy | None = None
+    node_selector: tuple[tuple[str, str], ...] = ()
 
     @property
     def effective_priority(self) -> int:
@@ -184,7 +188,7 @@ def validate_job(
 
     Checks: identity, queue exists (and is a leaf), groups are well formed, accelerator types exist
     in ``accelerator_models``, gang minimum within replicas, topology tier exists and is a switch tier,
-    priority class is known.
+    priority class is known, node selector keys and values follow Kubernetes label syntax.
     """
     if not spec.id:
         raise JobSpecError("id", "must not be empty")
@@ -212,3 +216,14 @@ def validate_job(
         tier_list = list(tiers)
         if spec.topology.tier not in tier_list:
             raise JobSpecError("topology.tier", f"unknown tier {spec.topology.tier!r}; known: {tier_list}")
+    _check_selector(spec.node_selector)
+
+
+def _check_selector(selector: tuple[tuple[str, str], ...]) -> None:
+    keys = [k for k, _ in selector]
+    if len(set(keys)) != len(keys):
+        raise JobSpecError("node_selector", "a label may appear only once")
+    for key, value in selector:
+        problem = labels.key_problem(key) or labels.value_problem(value)
+        if problem is not None:
+            raise JobSpecError(f"node_selector.{key}", problem)

@@ -1,4 +1,5 @@
-"""Predicates: CPU, memory, architecture, accelerator model and device capacity; "can it ever fit"."""
+"""Predicates: node selector, CPU, memory, architecture, accelerator model and device capacity;
+"can it ever fit"."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from scheduler.framework.session import Session
 from scheduler.framework.snapshot import FULL, JobInfo, NodeState, TaskInfo
 from scheduler.framework.status import SUCCESS, Status, unresolvable, unschedulable
+from scheduler.model import labels
 from scheduler.plugins._args import check_keys
 
 NAME = "predicates"
@@ -18,8 +20,16 @@ BAD_MODEL = unschedulable(NAME, "accelerator model not allowed")
 BAD_ARCH = unschedulable(NAME, "node architecture not allowed")
 
 
+def selector_mismatch(task: TaskInfo) -> Status:
+    """The pending reason of a node that lacks the labels the task's job selects (names the selector)."""
+    return unschedulable(NAME, f"node(s) didn't match node selector {labels.describe(task.selector)}")
+
+
 def fits(task: TaskInfo, node: NodeState) -> Status:
-    """Whether ``task`` fits ``node``'s free capacity now."""
+    """Whether ``task`` fits ``node``: the node carries the job's selected labels and has the free
+    capacity now."""
+    if task.selector and not labels.matches(task.selector, node.labels):
+        return selector_mismatch(task)
     if task.cpu > node.cpu_free:
         return NO_CPU
     if task.mem > node.mem_free:
@@ -45,6 +55,8 @@ def fits(task: TaskInfo, node: NodeState) -> Status:
 
 def could_ever_fit(task: TaskInfo, node: NodeState) -> bool:
     """Whether ``task`` fits ``node`` when the node is empty (health ignored: nodes recover)."""
+    if task.selector and not labels.matches(task.selector, node.labels):
+        return False
     if task.cpu > node.cpu_total or task.mem > node.mem_total:
         return False
     if task.archs is not None and node.arch not in task.archs:
@@ -78,18 +90,27 @@ class PredicatesPlugin:
         self._session = None
 
     def feasible(self, job: JobInfo) -> Status:
-        """Unresolvable if some essential task fits no node shape or the gang exceeds the cluster."""
+        """Unresolvable if some essential task fits no node (of those its node selector admits) even when
+        the node is empty, or the gang exceeds the cluster."""
         assert self._session is not None
         snap = self._session.snapshot
-        classes = snap.node_classes()
+        selector = job.spec.node_selector
+        # node classes ignore labels: a job with a selector is checked against every node
+        candidates = snap.nodes if selector else snap.node_classes()
         seen: set[str] = set()
         for task in job.tasks[: job.min_available]:
             if task.group in seen:
                 continue
             seen.add(task.group)
-            if not any(could_ever_fit(task, n) for n in classes):
+            if not any(could_ever_fit(task, n) for n in candidates):
+                if selector and not any(labels.matches(selector, n.labels) for n in snap.nodes):
+                    return unresolvable(
+                        self.name, f"no node matches node selector {labels.describe(selector)}"
+                    )
+                where = f"matching node selector {labels.describe(selector)} " if selector else ""
                 return unresolvable(
-                    self.name, f"task group {task.group!r} fits no node in the cluster even when it is empty"
+                    self.name,
+                    f"task group {task.group!r} fits no node {where}in the cluster even when it is empty",
                 )
         cpu, mem, acc = job.min_request()
         total = snap.total

@@ -3,7 +3,8 @@
 Nodes and domains are platform-wide: platform administrators write them, any principal with
 ``inventory:read`` in its own tenant reads them. Every node says whether it is ``simulated``.
 The machine running the service registers itself as a real node on every start; the demo
-inventory (``stic up --demo``) is simulated and says so.
+inventory (``stic up --demo``) is simulated and says so, also in the platform's read-only label
+``stic.io/simulated`` (``"true"``/``"false"``) that jobs can select on.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from scheduler.model import (
     TopologyDomain,
     Vendor,
 )
+from scheduler.model import labels as node_labels
 from scheduler.model.inventories import demo_inventory, local_node
 from scheduler.model.topology import DEFAULT_TIERS, FabricKind, RdmaFabric
 from scheduler.service import schemas
@@ -65,7 +67,8 @@ def require_reader(principal: Principal) -> None:
 
 def core_node(row: NodeRow) -> Node:
     """The core :class:`Node` of a row; cordoned and draining nodes are unhealthy to the scheduler,
-    devices reported lost are not allocatable, and the network verdict travels in its health."""
+    devices reported lost are not allocatable, the network verdict travels in its health, and its
+    labels carry the platform's (``stic.io/simulated`` and friends) on top of its own."""
     accelerators: tuple[Accelerator, ...] = ()
     if row.accelerator:
         a = row.accelerator
@@ -90,7 +93,14 @@ def core_node(row: NodeRow) -> Node:
         accelerators,
         links,
         NodeHealth(status, max(1.0, row.slowdown), reasons, network_slow=row.network_slow),
-        MappingProxyType(dict(row.labels)),
+        MappingProxyType(node_view_labels(row)),
+    )
+
+
+def node_view_labels(row: NodeRow) -> dict[str, str]:
+    """The node's own labels plus the platform's read-only ones (which always win)."""
+    return node_labels.with_platform_labels(
+        row.labels or {}, name=row.name, arch=row.arch, simulated=row.simulated
     )
 
 
@@ -111,7 +121,8 @@ async def load_inventory(session: AsyncSession) -> InventoryView:
     for r in rows:
         digest.update(
             f"{r.name}|{r.cordoned}|{r.health}|{r.slowdown}|{r.accelerator}|{r.leaf}|"
-            f"{r.network_slow}|{sorted(lost_devices(r))};".encode()
+            f"{r.network_slow}|{sorted(lost_devices(r))}|{r.simulated}|"
+            f"{sorted((r.labels or {}).items())};".encode()
         )
     for d in domains:
         digest.update(f"{d.name}|{d.parent};".encode())
@@ -219,7 +230,7 @@ def node_out(row: NodeRow, usage: dict[str, tuple[int, int]]) -> schemas.NodeOut
         arch=row.arch,
         accelerators=row.accelerator,
         links=list(row.links),
-        labels=dict(row.labels),
+        labels=node_view_labels(row),
         leaf=row.leaf,
         health=health,
         slowdown=row.slowdown,
@@ -258,6 +269,31 @@ async def node_events(*, session: AsyncSession, principal: Principal, name: str)
     await get_node_row(session, name)
     query = select(NodeEventRow).where(NodeEventRow.node == name).order_by(NodeEventRow.seq)
     return list((await session.execute(query)).scalars())
+
+
+async def set_labels(
+    *, session: AsyncSession, principal: Principal, name: str, patch: schemas.NodeLabelsPatch
+) -> NodeRow:
+    """Set (string) or remove (``None``) the node's own labels (platform admin); others stay.
+
+    The platform's ``stic.io/`` labels are refused by the schema. Changing labels changes the
+    inventory fingerprint, so jobs marked unschedulable for want of a matching node are retried.
+    """
+    require_admin(principal)
+    row = await get_node_row(session, name)
+    current = dict(row.labels or {})
+    for key, value in patch.labels.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    if len(current) > 32:
+        raise BadRequest("labels: a node holds at most 32 labels", detail={"field": "labels"})
+    row.labels = current  # a new dict, so the JSON column is written
+    changes = ", ".join(f"{k}={v}" if v is not None else f"{k}-" for k, v in sorted(patch.labels.items()))
+    await record_node_event(session, name, "labelled", f"{changes} (by {principal.name})")
+    await session.flush()
+    return row
 
 
 async def cordon(
@@ -408,7 +444,7 @@ def _row_from_core(node: Node, leaf: str, *, simulated: bool, local: bool) -> No
             {"kind": g.kind.value, "members": list(g.members), "bandwidth_gbps": g.bandwidth_gbps}
             for g in node.links
         ],
-        labels=dict(node.labels),
+        labels={k: v for k, v in node.labels.items() if not node_labels.is_reserved(k)},
         leaf=leaf,
         simulated=simulated,
         local=local,

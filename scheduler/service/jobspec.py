@@ -3,8 +3,9 @@
 A spec names task groups (replicas of one command), the gang minimum, accelerator constraints
 (several products allowed per group, several groups with different products per job),
 exclusive or shared devices (share of compute in milli and memory in MiB), priority class,
-preemptibility, a topology constraint, elastic minimums, a placement strategy (binpack or spread)
-and a recovery policy.
+preemptibility, a topology constraint, elastic minimums, a placement strategy (binpack or spread),
+a node selector (labels every task's node must carry, Kubernetes ``nodeSelector`` semantics) and a
+recovery policy.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from scheduler.model import (
     AcceleratorRequest,
@@ -24,6 +25,7 @@ from scheduler.model import (
     TaskGroup,
     TopologyConstraint,
     TopologyMode,
+    labels,
 )
 from scheduler.recovery.policy import PolicyKind, RecoveryPolicy, Scope
 from services.kernel.types import FreeText, Name, ResourceId, StrictModel
@@ -32,6 +34,32 @@ Arg = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$", max_length=4096)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 EnvValue = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$", max_length=4096)]
 TypeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,100}$")]
+
+
+def _label_key(key: str) -> str:
+    problem = labels.key_problem(key)
+    if problem is not None:
+        raise ValueError(f"not a Kubernetes label key: {problem}")
+    return key
+
+
+def _label_value(value: str) -> str:
+    problem = labels.value_problem(value)
+    if problem is not None:
+        raise ValueError(f"not a Kubernetes label value: {problem}")
+    return value
+
+
+SelectorKey = Annotated[str, StringConstraints(max_length=317), AfterValidator(_label_key)]
+SelectorValue = Annotated[str, StringConstraints(max_length=63), AfterValidator(_label_value)]
+NodeSelector = Annotated[
+    dict[SelectorKey, SelectorValue],
+    Field(
+        max_length=16,
+        description="labels every task's node must carry (all pairs must match), e.g. "
+        '{"stic.io/simulated": "false"} for real machines only',
+    ),
+]
 
 
 class AcceleratorsIn(StrictModel):
@@ -95,6 +123,7 @@ class JobCreate(StrictModel):
     placement: PlacementStrategy | None = Field(
         default=None, description="binpack or spread this job's tasks; default: the scheduler's policy"
     )
+    node_selector: NodeSelector = Field(default_factory=dict)
     recovery: RecoveryIn = RecoveryIn()
     start: bool = True
 
@@ -137,6 +166,7 @@ def core_spec(data: dict[str, Any], *, job_id: str, queue: str, created_at: floa
         topology=TopologyConstraint(topo["tier"], TopologyMode(topo["mode"])) if topo else None,
         created_at=created_at,
         placement=PlacementStrategy(data["placement"]) if data.get("placement") else None,
+        node_selector=tuple(sorted((data.get("node_selector") or {}).items())),
     )
 
 

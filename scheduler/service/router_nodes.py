@@ -44,6 +44,23 @@ async def delete_node(
     await commit_and_wake(session, controller)
 
 
+@router.patch(
+    "/nodes/{name}/labels",
+    response_model=schemas.NodeOut,
+    summary="Set or remove a node's own labels (null removes; stic.io/ labels are the platform's)",
+)
+async def set_labels(
+    name: NodeName,
+    body: schemas.NodeLabelsPatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    controller: ControllerDep,
+) -> object:
+    row = await inventory.set_labels(session=session, principal=principal, name=name, patch=body)
+    await commit_and_wake(session, controller)
+    return inventory.node_out(row, await inventory.node_usage(session, [name]))
+
+
 @router.get("/nodes/{name}/events", response_model=list[schemas.NodeEventOut])
 async def node_events(name: NodeName, session: SessionDep, principal: CurrentPrincipal) -> object:
     return await inventory.node_events(session=session, principal=principal, name=name)

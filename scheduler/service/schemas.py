@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
+from scheduler.model import labels as node_labels
 from scheduler.model.cluster import Arch, HealthStatus, LinkKind, Vendor
 from scheduler.model.topology import FabricKind
 from services.kernel.types import FreeText, Name, ResourceId, ResponseModel, StrictModel
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 BigInt = Annotated[int, Field(ge=0, le=2**53)]
 Positive = Annotated[int, Field(ge=1, le=2**53)]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")]
+
+
+def _not_reserved(key: str) -> str:
+    if node_labels.is_reserved(key):
+        raise ValueError(f"labels under {node_labels.RESERVED_PREFIX} are set by the platform and read-only")
+    return key
+
+
+LabelKey = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"), AfterValidator(_not_reserved)
+]
 Tier = Literal["leaf", "spine", "pod"]
 
 
@@ -59,6 +70,13 @@ class NodeCreate(StrictModel):
     labels: Annotated[dict[LabelKey, FreeText], Field(max_length=32)] = Field(default_factory=dict)
     leaf: Name
     simulated: bool
+
+
+class NodeLabelsPatch(StrictModel):
+    """Change a node's own labels (``kubectl label`` semantics): a string sets the label, ``null``
+    removes it, labels not named stay. Keys under ``stic.io/`` are the platform's and refused."""
+
+    labels: Annotated[dict[LabelKey, FreeText | None], Field(min_length=1, max_length=32)]
 
 
 class NodeReason(StrictModel):
@@ -132,6 +150,9 @@ class NetworkOut(ResponseModel):
 
 class NodeOut(ResponseModel):
     """A node as the scheduler sees it; ``simulated`` says whether it is real hardware.
+
+    ``labels`` include the platform's read-only labels (``stic.io/simulated`` ``"true"``/``"false"``,
+    ``stic.io/hostname``, ``stic.io/arch``), which jobs can select on like any other.
 
     ``health`` reads ``degraded`` (with the reasons in ``health_reasons``) when the agent reports a
     healthy node that is network-slow or lost an accelerator.
