@@ -2,9 +2,12 @@
 
 Builds the project's tiny Llama (local text, no download; cached under
 ``<data_dir>/models/tiny-llama``) in the background and creates the model service ``tiny-llama``
-(engine ``builtin``, one replica on the local node) in a ``demo`` project of the platform tenant,
-so ``POST /v1/chat/completions`` with ``"model": "tiny-llama"`` works a few seconds after start-up.
-Idempotent across restarts. The inference assessment probes take their model from this service.
+(engine ``builtin``, one replica) in a ``demo`` project of the platform tenant, so
+``POST /v1/chat/completions`` with ``"model": "tiny-llama"`` works a few seconds after start-up.
+The replica selects a real node (``stic.io/simulated: "false"``) whenever the inventory holds one,
+so it never lands on the simulated demo nodes beside the local machine. Idempotent across restarts
+(a service created earlier keeps its spec). The inference assessment probes take their model from
+this service.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from inference.modelservice import schemas
 from inference.modelservice.models import ModelService
 from inference.modelservice.runtime import ModelServiceRuntime
 from inference.modelservice.service import create_service
+from scheduler.model import labels
+from scheduler.service.models import NodeRow
 from services.kernel.identity import Department, Project
 
 log = logging.getLogger("stic.demo")
@@ -52,6 +57,12 @@ async def _demo_project(session: AsyncSession, tenant_id: str) -> str:
     return project.id
 
 
+async def real_node_selector(session: AsyncSession) -> dict[str, str]:
+    """``{"stic.io/simulated": "false"}`` when the inventory holds a real node, else ``{}`` (anywhere)."""
+    real = (await session.execute(select(NodeRow.id).where(NodeRow.simulated.is_(False)).limit(1))).first()
+    return {labels.SIMULATED: "false"} if real is not None else {}
+
+
 async def _seed(app: FastAPI, model_dir: Path) -> None:
     from inference.tinymodel.builder import build_tiny_llama  # torch: imported only when seeding
 
@@ -70,6 +81,7 @@ async def _seed(app: FastAPI, model_dir: Path) -> None:
         if existing is not None:
             return
         project_id = await _demo_project(session, tenant_id)
+        selector = await real_node_selector(session)
         await session.commit()
         await create_service(
             session=session,
@@ -83,6 +95,7 @@ async def _seed(app: FastAPI, model_dir: Path) -> None:
                 model_dir=str(model_dir),
                 resources=schemas.ResourcesIn(cpu_milli=1000, memory_mib=1024),
                 replicas=1,
+                node_selector=selector,
             ),
             options=runtime.options,
             system=runtime.system,

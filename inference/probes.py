@@ -5,6 +5,11 @@ deletes at the end. Probes need a model to serve: they take the model directory 
 model service in the platform tenant (``stic up --demo`` creates ``tiny-llama``) and, for the
 probes that do not test replica lifecycles, put ``openai``-engine services in front of one of its
 ready replicas. Without such a service every probe fails and says why.
+
+Replicas a probe starts select a real node (``stic.io/simulated: "false"``) whenever the inventory
+lists one, so in a mixed inventory (``stic up --demo``: simulated nodes beside the local machine) they
+run, and are judged, on real hardware; :func:`replica_verdict` still says ``simulated`` when any
+replica did run on a simulated node.
 """
 
 from __future__ import annotations
@@ -17,11 +22,16 @@ from typing import Any
 
 import httpx
 
+from scheduler.model import labels
 from services.assessment.probes.base import ProbeContext, ProbeFailure, ProbeResult
 from services.iam.probes import ProbeTenant
 
 PROMPT = [{"role": "user", "content": "Hello"}]
 REPLICA_TIMEOUT_S = 180.0
+LOCAL_ENGINES = ("builtin", "vllm")
+# CPU a probe replica reserves: two of them beside the demo replica fit a 2-core real node (the
+# builtin engine runs one thread from 1000 milli-cores down, so the request changes no behaviour)
+REPLICA_CPU_MILLI = 250
 
 
 def _json(response: httpx.Response) -> Any:
@@ -39,6 +49,7 @@ class InferenceKit:
         self.tenant = ProbeTenant(ctx, label)
         self.platform_tenant_id = ""
         self.created: list[str] = []
+        self._selector: dict[str, str] | None = None
 
     async def __aenter__(self) -> InferenceKit:
         await self.tenant.create("tenant-admin", "developer")
@@ -110,9 +121,23 @@ class InferenceKit:
             "(`stic up --demo` creates tiny-llama)"
         )
 
+    async def real_node_selector(self) -> dict[str, str]:
+        """``{"stic.io/simulated": "false"}`` when the inventory lists a real node, else ``{}`` (any node)."""
+        if self._selector is None:
+            listed = _json(await self.ctx.get("/v1/nodes", params={"limit": 500})) or {}
+            real = sorted(n["name"] for n in listed.get("items", []) if n.get("simulated") is False)
+            self._selector = {labels.SIMULATED: "false"} if real else {}
+            self.ctx.note("replica placement", real_nodes=real, node_selector=self._selector)
+        return self._selector
+
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a model service in the probe tenant (as its tenant admin)."""
+        """Create a model service in the probe tenant (as its tenant admin); a service that runs local
+        replicas and names no ``node_selector`` gets :meth:`real_node_selector`."""
         body = {"project_id": self.tenant.project_id, **body}
+        if body.get("engine") in LOCAL_ENGINES and "node_selector" not in body:
+            selector = await self.real_node_selector()
+            if selector:
+                body["node_selector"] = selector
         created = await self.ctx.post(self.base, json=body, authenticated=False, headers=self.admin())
         if created.status_code == 201:
             self.created.append(str(created.json()["id"]))
@@ -268,12 +293,14 @@ class ModelServiceProbe:
                     "engine": "builtin",
                     "model_dir": model_dir,
                     "version": "2",
-                    "resources": {"cpu_milli": 1000, "memory_mib": 2048},
+                    "resources": {"cpu_milli": REPLICA_CPU_MILLI, "memory_mib": 2048},
                     "replicas": 1,
                 }
             )
             sid = service["id"]
-            ctx.require(service["resources"]["cpu_milli"] == 1000, "the resource spec was not kept")
+            ctx.require(
+                service["resources"]["cpu_milli"] == REPLICA_CPU_MILLI, "the resource spec was not kept"
+            )
             await kit.wait_ready(sid, replicas=1)
             info = await kit.get(sid)
             ctx.require(
@@ -338,14 +365,12 @@ class ModelServiceProbe:
                 return not await kit.ready_replicas(sid)
 
             await kit.until("replicas to stop", gone, timeout_s=60)
-            if any(r.get("simulated") for r in replicas):  # placed on a simulated node: say so
-                return ctx.simulated(
-                    "a builtin model service started, answered, streamed, scaled to two replicas (placed on "
-                    "simulated nodes, processes real), kept serving with one suspended, and stopped"
-                )
-            return ctx.verified(
-                "a builtin model service started, answered, streamed, scaled to two replicas on the local "
-                "node, kept serving with one replica suspended, reported calls and success rate, and stopped"
+            nodes = sorted({str(r.get("node")) for r in replicas})
+            return replica_verdict(
+                ctx,
+                any(r.get("simulated") for r in replicas),
+                f"a builtin model service started, answered, streamed, scaled to two replicas (on {nodes}), "
+                "kept serving with one replica suspended, reported calls and success rate, and stopped",
             )
 
 

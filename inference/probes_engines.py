@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from inference.probes import InferenceKit, _stream_text, replica_verdict
+from inference.probes import REPLICA_CPU_MILLI, InferenceKit, _stream_text, replica_verdict
 from services.assessment.probes.base import ProbeContext, ProbeFailure, ProbeResult
 
 LOCAL_ENGINES = ("builtin", "vllm")
@@ -78,7 +78,7 @@ async def serve_and_compare(
                 "name": name,
                 "engine": engine,
                 "model_dir": model_dir,
-                "resources": {"cpu_milli": 1000, "memory_mib": MEMORY_MIB.get(engine, 2048)},
+                "resources": {"cpu_milli": REPLICA_CPU_MILLI, "memory_mib": MEMORY_MIB.get(engine, 2048)},
             }
         )
         names[name] = service["id"]

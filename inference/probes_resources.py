@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from inference.probes import InferenceKit, replica_verdict
+from inference.probes import REPLICA_CPU_MILLI, InferenceKit, replica_verdict
 from services.assessment.probes.base import ProbeContext, ProbeResult
 
 MEMORY_MIB = 2048
@@ -34,7 +34,7 @@ async def builtin_service(kit: InferenceKit, name: str, engine_args: list[str] |
             "name": name,
             "engine": "builtin",
             "model_dir": await kit.model_dir(),
-            "resources": {"cpu_milli": 1000, "memory_mib": MEMORY_MIB},
+            "resources": {"cpu_milli": REPLICA_CPU_MILLI, "memory_mib": MEMORY_MIB},
             "engine_args": engine_args or [],
         }
     )

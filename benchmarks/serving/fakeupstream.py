@@ -4,6 +4,10 @@ A bare ASGI app (no framework, so the upstream costs as little as possible): ``G
 ``GET /v1/models``, and ``POST /v1/chat/completions`` answering a fixed completion — as JSON, or as
 an SSE stream of a role chunk, ``chunks`` content chunks ``interval_s`` apart, a usage chunk and
 ``[DONE]``. Run it with ``python -m benchmarks.serving.fakeupstream --port P``.
+
+``--protocol h2c`` serves it with hypercorn, which speaks HTTP/2 cleartext with prior knowledge
+(each SSE chunk a DATA frame on the request's stream) and HTTP/1.1 on the same port (readiness
+checks and the model service's discovery use HTTP/1.1); the default ``http1`` uses uvicorn.
 """
 
 from __future__ import annotations
@@ -114,6 +118,35 @@ def create_app(*, model: str = "bench", chunks: int = 8, interval_s: float = 0.0
     return app
 
 
+def serve_h2c(app: ASGIApp, *, port: int, host: str = "127.0.0.1", max_streams: int = 250) -> None:
+    """Serve ``app`` with hypercorn (h2c prior knowledge and HTTP/1.1) on ``host:port`` until killed.
+
+    ``max_streams`` is the SETTINGS_MAX_CONCURRENT_STREAMS it announces per connection; hypercorn's
+    priority tree refuses more than 1,000 streams (closed ones not yet pruned included) and then
+    drops the connection, so it stays well below that.
+    """
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from benchmarks.serving.procs import raise_fd_limit
+
+    raise_fd_limit()
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.backlog = 16384
+    config.h2_max_concurrent_streams = max_streams
+    config.keep_alive_timeout = 60
+    config.accesslog = None
+    config.errorlog = "-"
+    config.loglevel = "WARNING"
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(app, config))  # type: ignore[arg-type]
+    else:
+        uvloop.run(serve(app, config))  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake upstream on ``127.0.0.1:--port``."""
     from benchmarks.serving.procs import serve_asgi
@@ -123,10 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="bench")
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--interval-ms", type=float, default=0.0)
+    parser.add_argument("--protocol", choices=("http1", "h2c"), default="http1")
     args = parser.parse_args(argv)
-    serve_asgi(
-        create_app(model=args.model, chunks=args.chunks, interval_s=args.interval_ms / 1000.0), port=args.port
-    )
+    app = create_app(model=args.model, chunks=args.chunks, interval_s=args.interval_ms / 1000.0)
+    if args.protocol == "h2c":
+        serve_h2c(app, port=args.port)
+    else:
+        serve_asgi(app, port=args.port)
 
 
 if __name__ == "__main__":

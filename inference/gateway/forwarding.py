@@ -61,10 +61,13 @@ class OpenedStream:
 def _client(
     endpoint: Endpoint, http: httpx.AsyncClient, pool: UpstreamPool | None
 ) -> OpenAIHTTPClient | NativeOpenAIClient:
-    """The native client for a plain-HTTP replica when ``pool`` is given, else httpx."""
+    """The native client (HTTP/1.1 or h2c, as the replica speaks) for a plain-HTTP replica when
+    ``pool`` is given, else httpx (HTTP/1.1)."""
     spec = endpoint.spec
     if pool is not None and supports(spec.api_base):
-        return NativeOpenAIClient(api_base=spec.api_base, api_key=spec.api_key, pool=pool)
+        return NativeOpenAIClient(
+            api_base=spec.api_base, api_key=spec.api_key, pool=pool, protocol=spec.protocol
+        )
     return OpenAIHTTPClient(api_base=spec.api_base, api_key=spec.api_key, http=http)
 
 

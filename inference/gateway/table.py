@@ -124,6 +124,7 @@ class RoutingTable:
                             health_url=r.health_url,
                             weight=r.weight,
                             api_key=r.api_key,
+                            protocol=target.protocol,
                         )
                         for r in target.replicas
                     ]

@@ -36,7 +36,10 @@ class ReplicaTarget:
 
 @dataclass(frozen=True, slots=True)
 class ServiceTarget:
-    """A model service as the gateway sees it; ``name`` is what clients send as ``model``."""
+    """A model service as the gateway sees it; ``name`` is what clients send as ``model``.
+
+    ``protocol`` is how the gateway calls its replicas on the request path: ``http1`` or ``h2c``.
+    """
 
     service_id: str
     tenant_id: str
@@ -48,6 +51,7 @@ class ServiceTarget:
     state: str
     simulated: bool
     replicas: tuple[ReplicaTarget, ...]
+    protocol: str = "http1"
 
 
 class SecretOpener(Protocol):
@@ -102,6 +106,7 @@ async def load_directory(
                 state=service.state,
                 simulated=any(r.simulated for r in ready[service.id]),
                 replicas=replicas,
+                protocol=service.upstream_protocol,
             )
         )
     return out

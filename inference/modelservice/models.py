@@ -32,7 +32,10 @@ class ModelService(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     ``resources`` is ``{"cpu_milli", "memory_mib", "accelerators": {"count", "types", "mode",
     "compute_milli", "memory_mib"} | null}`` (the scheduler's group shape). ``upstream_api_key``
     holds the external upstream's key sealed by the KMS (an envelope text), never the key itself.
+    ``upstream_protocol`` is how the gateway calls the replicas: ``http1`` or ``h2c`` (HTTP/2
+    cleartext, prior knowledge; only ``openai`` upstreams may say so).
     ``running`` is the operator's intent (start/stop); ``desired_replicas`` the count while running.
+    ``node_selector`` (``{label: value}``) is passed to every replica's scheduler job.
     """
 
     __tablename__ = "model_services"
@@ -51,9 +54,11 @@ class ModelService(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     upstream_model: Mapped[str | None] = mapped_column(String(200), default=None)
     upstream_api_key: Mapped[str | None] = mapped_column(Text, default=None)
     upstream_key_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    upstream_protocol: Mapped[str] = mapped_column(String(8), default="http1", server_default="http1")
     resources: Mapped[dict[str, Any]] = mapped_column(JSON)
     queue: Mapped[str] = mapped_column(String(63), default="default")
     engine_args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    node_selector: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     desired_replicas: Mapped[int] = mapped_column(Integer, default=1)
     min_replicas: Mapped[int] = mapped_column(Integer, default=1)
     max_replicas: Mapped[int] = mapped_column(Integer, default=1)

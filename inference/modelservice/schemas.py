@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
 from inference.autoscaler.policy import AutoscalingPolicy
-from scheduler.service.jobspec import AcceleratorsIn
+from scheduler.service.jobspec import AcceleratorsIn, NodeSelector
 from services.kernel.types import FreeText, Name, ResourceId, ResponseModel, StrictModel
 
 MAX_REPLICAS = 32
@@ -17,6 +17,7 @@ Version = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")]
 Path_ = Annotated[str, StringConstraints(pattern=r"^/[^\x00-\x1f]{0,4095}$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s\x00-\x1f]{1,2040}$")]
+UpstreamProtocol = Literal["http1", "h2c"]
 EngineArg = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{1,200}$")]
 
 
@@ -32,12 +33,23 @@ class UpstreamIn(StrictModel):
     """An external OpenAI-compatible API (``engine: openai``); ``url`` is its base ending in ``/v1``.
 
     ``api_key`` is sealed with the tenant's KMS key ``kms_key_id`` before it is stored.
+    ``protocol`` is how the gateway calls it on the request path: ``http1`` (HTTP/1.1, one
+    connection per request in flight; the default, what vLLM speaks) or ``h2c`` (HTTP/2 cleartext
+    with prior knowledge: many requests and streams share a few connections). Only ``http://``
+    URLs can be ``h2c``. Discovery and health checks use HTTP/1.1 either way.
     """
 
     url: Url
     model: ModelName
     api_key: SecretStr | None = None
     kms_key_id: ResourceId | None = None
+    protocol: UpstreamProtocol = "http1"
+
+    @model_validator(mode="after")
+    def _h2c_is_cleartext(self) -> UpstreamIn:
+        if self.protocol == "h2c" and not self.url.startswith("http://"):
+            raise ValueError("protocol h2c is HTTP/2 cleartext: the url must start with http://")
+        return self
 
 
 class ScaleBounds(StrictModel):
@@ -71,6 +83,8 @@ class ModelServiceCreate(StrictModel):
 
     ``engine_args`` are appended to the engine's command line (``--host``/``--port``/``--model`` and
     ``--served-model-name`` are set by the platform and refused here). ``start: false`` creates it stopped.
+    ``node_selector`` pins every replica's job to nodes carrying those labels (Kubernetes
+    ``nodeSelector``), e.g. ``{"stic.io/simulated": "false"}`` for real machines only.
     """
 
     name: Name
@@ -85,6 +99,7 @@ class ModelServiceCreate(StrictModel):
     replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
     autoscaling: AutoscalingIn | None = None
     engine_args: Annotated[list[EngineArg], Field(max_length=32)] = Field(default_factory=list)
+    node_selector: NodeSelector = Field(default_factory=dict)
     queue: Name = "default"
     start: bool = True
 
@@ -135,6 +150,7 @@ class ModelServiceOut(BaseModel):
     model: dict[str, Any]
     inference: dict[str, Any]
     resources: dict[str, Any]
+    node_selector: dict[str, str] = Field(default_factory=dict)
     queue: str
     engine_args: list[str]
     replicas: dict[str, int]

@@ -63,6 +63,8 @@ def _check_engine_source(body: schemas.ModelServiceCreate, options: ModelService
             raise _invalid("upstream.kms_key_id", "an upstream api_key is stored sealed: name a KMS key")
         if body.engine_args:
             raise _invalid("engine_args", "the openai engine runs no process")
+        if body.node_selector:
+            raise _invalid("node_selector", "the openai engine runs no process to place on a node")
         return
     if body.upstream is not None:
         raise _invalid("upstream", f"the {body.engine} engine serves a local model_dir, not an upstream")
@@ -127,9 +129,11 @@ async def create_service(
         upstream_url=upstream.url.rstrip("/") if upstream else None,
         upstream_model=upstream.model if upstream else None,
         upstream_key_id=upstream.kms_key_id if upstream else None,
+        upstream_protocol=upstream.protocol if upstream else "http1",
         resources=_resources(body.resources),
         queue=body.queue,
         engine_args=list(body.engine_args),
+        node_selector=dict(body.node_selector),
         desired_replicas=replicas,
         min_replicas=bounds[0],
         max_replicas=bounds[1],

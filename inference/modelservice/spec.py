@@ -78,7 +78,7 @@ def replica_job(
     max_retries: int,
     settings: EngineSettings | None = None,
 ) -> JobCreate:
-    """The scheduler job of replica ``ordinal`` of ``service``."""
+    """The scheduler job of replica ``ordinal`` of ``service`` (with the service's node selector)."""
     resources = service.resources
     accelerators = resources.get("accelerators")
     group = GroupIn(
@@ -97,6 +97,7 @@ def replica_job(
         type=JobType.INFERENCE,
         description=f"replica {ordinal} of model service {service.name}"[:200],
         groups=[group],
+        node_selector=dict(service.node_selector or {}),
         preemptible=False,
         recovery=RecoveryIn(
             policy=PolicyKind.RESTART_IN_PLACE,

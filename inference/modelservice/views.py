@@ -67,6 +67,7 @@ def service_out(service: ModelService, replicas: list[ModelReplica]) -> schemas.
             "model": service.upstream_model,
             "api_key_set": service.upstream_api_key is not None,
             "kms_key_id": service.upstream_key_id,
+            "protocol": service.upstream_protocol,
         }
     else:
         model = {"source": "local", "model_dir": service.model_dir}
@@ -82,6 +83,7 @@ def service_out(service: ModelService, replicas: list[ModelReplica]) -> schemas.
         model=model,
         inference={"mode": ENGINE_MODES[service.engine], "api": "openai", "model": service.name},
         resources=service.resources,
+        node_selector=dict(service.node_selector or {}),
         queue=service.queue,
         engine_args=[str(a) for a in service.engine_args],
         replicas={
@@ -137,6 +139,12 @@ async def interface(
         "versions": [
             {"service_id": s.id, "name": s.name, "version": s.version, "state": s.state} for s in siblings
         ],
+        "placement": {
+            "resources": service.resources,
+            "node_selector": dict(service.node_selector or {}),
+            "note": "every replica is a scheduler job of type inference placed on a node carrying all "
+            "node_selector labels; stic.io/simulated=false selects real machines",
+        },
         "instances": {
             "desired": service.desired_replicas,
             "count": len(replicas),

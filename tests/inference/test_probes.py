@@ -24,6 +24,7 @@ from inference.probes import (
     RequestLogProbe,
     TrafficSplitProbe,
 )
+from scheduler.service.app import seed_demo_inventory
 from services.assessment.probes.base import ProbeContext, ProbeFailure, ProbeResult
 from services.assessment.status import Status
 from tests.conftest import TEST_KMS_ROOT_KEY, PlatformDB, client_for, platform_settings
@@ -166,10 +167,20 @@ async def test_probe_fails_when_the_capability_is_broken(
 async def test_model_service_probe_runs_real_replicas(
     demo_platform: FastAPI, isolated_db: PlatformDB
 ) -> None:
+    # a mixed inventory, as after `stic up --demo`: simulated nodes beside the real local node; the
+    # probe's replicas select the real node, so the verdict is verified and not merely simulated
+    await seed_demo_inventory(demo_platform)
     probe = ModelServiceProbe()
     result = await _run(probe, demo_platform, isolated_db.admin_token)
     assert result.status is Status.VERIFIED, result.message
     notes = [e for e in result.evidence if e.kind == "note"]
     assert any("failover" in json.dumps(e.details) or "failover" in str(e) for e in notes)
+    placement = json.dumps([str(e) for e in notes])
+    assert "stic.io/simulated" in placement, placement
+    async with client_for(demo_platform, isolated_db.admin_token) as admin:
+        nodes = (await ok(await admin.get("/v1/nodes", params={"limit": 500})))["items"]
+    real = [n["name"] for n in nodes if not n["simulated"]]
+    assert len(real) == 1 and any(n["simulated"] for n in nodes)
+    assert f"on {real!r}" in result.message, result.message
     with pytest.raises(ProbeFailure):
         await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), isolated_db.admin_token)

@@ -12,7 +12,8 @@ class EndpointSpec:
     ``id`` is stable for the replica's life (the replica id); ``api_base`` ends with ``/v1``;
     ``health_url`` is probed by :class:`~inference.gateway.routing.health.HealthChecker` (an empty
     string means "not probed", e.g. an external upstream without ``/health``); ``weight`` (≥ 0) is
-    used by the ``weighted`` policy; ``api_key`` is only set for external OpenAI-compatible upstreams.
+    used by the ``weighted`` policy; ``api_key`` is only set for external OpenAI-compatible upstreams;
+    ``protocol`` is how the request path talks to it: ``http1`` or ``h2c`` (HTTP/2 cleartext).
     """
 
     id: str
@@ -20,6 +21,7 @@ class EndpointSpec:
     health_url: str
     weight: float = 1.0
     api_key: str | None = None
+    protocol: str = "http1"
 
     def __post_init__(self) -> None:
         if not self.id:

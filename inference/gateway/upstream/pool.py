@@ -10,6 +10,9 @@ more wait up to the connect timeout for a slot.
 A reused connection the upstream closed while it sat idle fails before any response byte: the
 request is then sent once more on a fresh connection (the upstream never saw it), which is what
 general-purpose clients do too. Plain ``http://`` only (``https`` upstreams go through httpx).
+
+Upstreams that speak HTTP/2 cleartext go through :meth:`UpstreamPool.request_h2`: many streams
+share a few connections (:mod:`inference.gateway.upstream.h2pool`), under the same in-flight limit.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 
 from inference.gateway.upstream.connection import Connection, UpstreamError, UpstreamTimeout
+from inference.gateway.upstream.h2connection import Header
+from inference.gateway.upstream.h2pool import H2Pool, H2Response
 
 Address = tuple[str, int]
 
@@ -88,6 +93,7 @@ class UpstreamPool:
         self._in_flight = 0
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self.h2 = H2Pool(connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s)
 
     @property
     def in_flight(self) -> int:
@@ -117,6 +123,21 @@ class UpstreamPool:
                     # the upstream closed this idle connection: send it again on a fresh one
             conn = await self._connect(address)
             return await self._exchange(address, conn, head, body)
+        except BaseException:
+            self._release_slot()
+            raise
+
+    async def request_h2(self, address: Address, headers: list[Header], body: bytes) -> H2Response:
+        """Send one request over h2c (``headers``: pseudo-headers first, names lower-case).
+
+        Counts against ``max_connections`` like an HTTP/1.1 request until the response ends.
+        Raises :class:`UpstreamError` (``received`` false) when no response began.
+        """
+        if self._closed:
+            raise UpstreamError("the upstream pool is closed")
+        await self._acquire_slot()
+        try:
+            return await self.h2.request(address, headers, body, on_done=self._release_slot)
         except BaseException:
             self._release_slot()
             raise
@@ -200,9 +221,10 @@ class UpstreamPool:
         self._in_flight -= 1
 
     async def aclose(self) -> None:
-        """Close every idle connection; responses in flight close theirs when they end."""
+        """Close idle HTTP/1.1 connections (responses in flight close theirs when they end), all h2c."""
         self._closed = True
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
         self._idle.clear()
+        await self.h2.aclose()

@@ -141,6 +141,24 @@ async def test_get_list_interface_and_status(
             "upstream.kms_key_id",
         ),
         ({"engine": "openai", "model_dir": None, "upstream": {"url": "ftp://x", "model": "m"}}, 422, "url"),
+        (
+            {
+                "engine": "openai",
+                "model_dir": None,
+                "upstream": {"url": "http://x/v1", "model": "m", "protocol": "h3"},
+            },
+            422,
+            "protocol",
+        ),
+        (
+            {
+                "engine": "openai",
+                "model_dir": None,
+                "upstream": {"url": "https://x/v1", "model": "m", "protocol": "h2c"},
+            },
+            422,
+            "upstream",
+        ),
         ({"project_id": "prj_" + "0" * 32}, 422, "project_id"),
         (
             {"autoscaling": {"metrics": [{"name": "cpu_utilization", "target": 0.5}], "min_replicas": 2}},
