@@ -12,7 +12,11 @@ streaming chat completions at ``--rate`` to the upstream directly and through th
 interleaved rounds (the side that goes first alternates), and the added latency is the gateway's
 percentile minus the direct percentile (E2E and TTFT, P50 and P99). The achieved rate, the
 generator's send lag and its CPU share are reported: on a small shared machine the target rate may
-not be reached, and the report says so rather than hiding it.
+not be reached, and the report says so rather than hiding it. So is the gateway's CPU per request
+(``gateway_cpu``: user + system CPU of every gateway process over the generator's run, from
+``/proc``, divided by the gateway requests; also with the idle share of the background loops
+taken off). ``--gateway-workers N`` runs the module's gateway as N processes on one port
+(:mod:`inference.gateway.workers`) for this phase; the streams phase keeps one process.
 
 Encryption: ``inference.gateway.secure.bench.measure_overhead`` (CPU cost of sealing and opening a
 request, a response and a stream chunk), and, when the gateway serves ``/v1/secure/key``, an
@@ -21,8 +25,12 @@ encrypted run (httpx + ``SecureTransport``) against a plain httpx run through th
 
 Streams: a second upstream holds each stream open (``--stream-hold-s``) and the generator opens
 ``--streams`` levels of concurrent SSE streams through a fresh gateway, spread over ``--ramp-s``;
-the most held with >= 99.9 % completing is reported. Levels are capped by the gateway process's
-open-file limit (each stream costs it two sockets). The report says what stopped the levels
+the most held with >= 99.9 % completing is reported. The slow upstream speaks HTTP/2 cleartext
+and the gateway's model service says ``protocol: h2c`` (``--stream-upstream-protocol``, default
+``h2c``: the streams share a few upstream connections, so each costs the gateway one socket, its
+client's), or HTTP/1.1 (``http1``: one upstream connection per stream, two sockets each). Levels
+are capped by the gateway process's open-file limit at that many sockets per stream; the report
+names the protocol (``streams.upstream_protocol``). The report says what stopped the levels
 (``streams.limited``: ``errors``, ``latency_bounds`` or ``fd_limit``) and, from the gateway's RSS
 and open files sampled during the phase (:mod:`benchmarks.serving.procstats`), its memory per
 open stream.
@@ -49,7 +57,7 @@ from benchmarks.serving.client import HttpxSender
 from benchmarks.serving.environment import host_environment
 from benchmarks.serving.metrics import percentile, summarize_ms
 from benchmarks.serving.procs import ServerProcess, running, start_announcing_server, start_server
-from benchmarks.serving.procstats import ProcessSampler
+from benchmarks.serving.procstats import ProcessSampler, cpu_seconds
 from benchmarks.serving.report import print_results, result, rounded
 from benchmarks.serving.runner import run_open_loop
 from benchmarks.serving.workload import arrival_offsets, chat_body
@@ -70,6 +78,7 @@ class GatewayBenchConfig:
     factory: str | None = None
     gateway_module: str = DEFAULT_MODULE
     gateway_safety: bool = True
+    gateway_workers: int = 1
     api_key: str | None = None
     model: str = "bench"
     rate: float = 1000.0
@@ -87,6 +96,7 @@ class GatewayBenchConfig:
     stream_hold_s: float = 10.0
     stream_ttft_ms: float = 2000.0
     stream_slack_s: float = 5.0
+    stream_protocol: str = "h2c"
     ready_timeout_s: float = 60.0
     seed: int = 0
     log_dir: Path | None = None
@@ -243,10 +253,16 @@ def _envelope_overhead(config: GatewayBenchConfig) -> dict[str, Any]:
     return measured
 
 
-def stream_levels(levels: tuple[int, ...]) -> tuple[list[int], int]:
-    """``levels`` capped to what the gateway's open-file limit allows (two sockets per stream)."""
+def sockets_per_stream(protocol: str) -> int:
+    """Gateway sockets one held stream costs: its client's, plus its own upstream connection on HTTP/1.1."""
+    return 1 if protocol == "h2c" else 2
+
+
+def stream_levels(levels: tuple[int, ...], protocol: str = "http1") -> tuple[list[int], int]:
+    """``levels`` capped to what the gateway's open-file limit allows at ``protocol``'s sockets per stream."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    cap = (hard - _FD_RESERVE) // 2 if hard != resource.RLIM_INFINITY else max(levels)
+    per_stream = sockets_per_stream(protocol)
+    cap = (hard - _FD_RESERVE) // per_stream if hard != resource.RLIM_INFINITY else max(levels)
     capped = sorted({min(level, cap) for level in levels if level > 0})
     return capped, cap
 
@@ -258,12 +274,23 @@ class GatewayHandle:
     server: ServerProcess
     headers: dict[str, str]
     model: str
+    pids: tuple[int, ...] = ()  # every process serving the gateway port (``--gateway-workers``)
 
 
 async def launch_gateway(
-    config: GatewayBenchConfig, *, name: str, upstream: ServerProcess, logs: Path
+    config: GatewayBenchConfig,
+    *,
+    name: str,
+    upstream: ServerProcess,
+    logs: Path,
+    protocol: str = "http1",
+    workers: int = 1,
 ) -> GatewayHandle:
-    """Start the gateway in front of ``upstream``: the ``--gateway-factory`` app, or ``--gateway-module``."""
+    """Start the gateway in front of ``upstream``: the ``--gateway-factory`` app, or ``--gateway-module``.
+
+    ``protocol`` (``http1`` or ``h2c``) is passed to the module as ``--upstream-protocol``; a factory
+    app chooses its own. ``workers`` > 1 runs that many gateway processes on the port (module only).
+    """
     log = (logs / f"{name}.log").open("wb")
     if config.factory:
         server = start_server(
@@ -277,6 +304,10 @@ async def launch_gateway(
     args = ["--upstream", f"{upstream.base_url}/v1", "--model", config.model, "--data-dir", str(logs / name)]
     if not config.gateway_safety:
         args.append("--no-safety")
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    if protocol != "http1":
+        args += ["--upstream-protocol", protocol]
     server, info = await asyncio.to_thread(
         start_announcing_server,
         name,
@@ -287,7 +318,10 @@ async def launch_gateway(
     )
     api_key = config.api_key or info.get("api_key")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return GatewayHandle(server=server, headers=headers, model=str(info.get("model") or config.model))
+    pids = tuple(int(pid) for pid in info.get("worker_pids") or [server.process.pid])
+    return GatewayHandle(
+        server=server, headers=headers, model=str(info.get("model") or config.model), pids=pids
+    )
 
 
 async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, Any]:
@@ -303,7 +337,9 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
         await wait_ready(
             upstream, body=body, headers={}, timeout_s=config.ready_timeout_s, log=logs / "upstream.log"
         )
-        gateway = await launch_gateway(config, name="gateway", upstream=upstream, logs=logs)
+        gateway = await launch_gateway(
+            config, name="gateway", upstream=upstream, logs=logs, workers=config.gateway_workers
+        )
         servers.append(gateway.server)
         gateway_body = {**body, "model": gateway.model}
         await wait_ready(
@@ -326,22 +362,54 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             },
         }
         budget = config.rounds * 2 * (config.round_s * 5 + 30) + 60
+        idle = await _idle_cpu_share(gateway.pids)
+        cpu_before, wall_before = _cpu_total(gateway.pids), time.perf_counter()
         loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
+        cpu = _cpu_total(gateway.pids) - cpu_before
+        served = loaded["targets"]["gateway"]["requests"] + config.warmup
+        gateway_cpu = {
+            "processes": len(gateway.pids),
+            "cpu_s": cpu,
+            "idle_cpu_share": idle,
+            "ms_per_request": cpu / served * 1000.0,
+            "ms_per_request_less_idle": (cpu - idle * (time.perf_counter() - wall_before)) / served * 1000.0,
+        }
         encrypted = await encrypted_comparison(config, gateway) if config.encryption else None
-    return {"loadgen": loaded, "encrypted": encrypted}
+    return {"loadgen": loaded, "encrypted": encrypted, "gateway_cpu": gateway_cpu}
+
+
+def _cpu_total(pids: tuple[int, ...]) -> float:
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+
+async def _idle_cpu_share(pids: tuple[int, ...], *, seconds: float = 2.0) -> float:
+    """The gateway processes' CPU share with no load (their background loops)."""
+    before = _cpu_total(pids)
+    await asyncio.sleep(seconds)
+    return (_cpu_total(pids) - before) / seconds
 
 
 async def _streams_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, Any]:
-    levels, cap = stream_levels(config.streams)
+    protocol = config.stream_protocol
+    levels, cap = stream_levels(config.streams, protocol)
     if not levels:
-        return {"levels": [], "fd_cap": cap}
+        return {"levels": [], "fd_cap": cap, "upstream_protocol": protocol}
     chunks = 4
     interval_ms = config.stream_hold_s * 1000.0 / chunks
     with running([]) as servers:
         upstream = start_server(
             "slow-upstream",
             "benchmarks.serving.fakeupstream",
-            ["--model", config.model, "--chunks", str(chunks), "--interval-ms", str(interval_ms)],
+            [
+                "--model",
+                config.model,
+                "--chunks",
+                str(chunks),
+                "--interval-ms",
+                str(interval_ms),
+                "--protocol",
+                protocol,
+            ],
             log=(logs / "slow-upstream.log").open("wb"),
         )
         servers.append(upstream)
@@ -350,7 +418,9 @@ async def _streams_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
         await wait_ready(
             upstream, body=ready, headers={}, timeout_s=config.ready_timeout_s, log=logs / "slow-upstream.log"
         )
-        gateway = await launch_gateway(config, name="streams-gateway", upstream=upstream, logs=logs)
+        gateway = await launch_gateway(
+            config, name="streams-gateway", upstream=upstream, logs=logs, protocol=protocol
+        )
         servers.append(gateway.server)
         await wait_ready(
             gateway.server,
@@ -380,6 +450,7 @@ async def _streams_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
     return {
         "levels": loaded["levels"],
         "fd_cap": cap,
+        "upstream_protocol": protocol if not config.factory else f"{protocol} upstream, factory's client",
         "requested_levels": list(config.streams),
         "gateway_process": process,
         "hold_s": config.stream_hold_s,
@@ -403,11 +474,16 @@ def stream_limit(streams: Mapping[str, Any], *, min_success: float = 0.999) -> d
         detail: Any = failing["errors"] or f"{late} streams completed outside the TTFT/E2E bounds"
         limited = {"by": reason, "level": failing["streams"], "detail": detail}
     elif requested > streams["fd_cap"]:
+        sockets = (
+            "one socket each (the client's; upstream streams share h2c connections)"
+            if str(streams.get("upstream_protocol", "http1")).startswith("h2c")
+            else "two sockets each (client + upstream HTTP/1.1 connection)"
+        )
         limited = {
             "by": "fd_limit",
             "level": streams["fd_cap"],
-            "detail": f"the hard open-file limit allows {streams['fd_cap']} streams at two sockets each "
-            "(client + upstream HTTP/1.1 connection); higher levels were not attempted",
+            "detail": f"the hard open-file limit allows {streams['fd_cap']} streams at {sockets}; "
+            "higher levels were not attempted",
         }
     else:
         limited = {"by": "none", "level": requested, "detail": "every requested level was held"}
@@ -447,6 +523,7 @@ def build_report(
         "upstream_chunks": config.chunks,
         "gateway": config.factory or config.gateway_module,
         "gateway_content_safety": None if config.factory else config.gateway_safety,
+        "gateway_workers": config.gateway_workers,
         "load_generator": "separate process, asyncio + httptools HTTP/1.1 keep-alive client",
         "processes": "upstream, gateway and load generator each in their own process",
     }
@@ -456,6 +533,7 @@ def build_report(
         "direct percentile of E2E"
     )
     achieved = min(direct["achieved_rate"], gateway["achieved_rate"])
+    gateway_cpu = latency.get("gateway_cpu")
     rows = [
         result(
             "gateway_added_latency_p50",
@@ -476,6 +554,20 @@ def build_report(
         result("gateway_added_ttft_p50", added["ttft_p50_ms"], "ms", method, environment),
         result("gateway_added_ttft_p99", added["ttft_p99_ms"], "ms", method, environment),
     ]
+    if gateway_cpu:
+        rows.append(
+            result(
+                "gateway_cpu_per_request",
+                gateway_cpu["ms_per_request"],
+                "ms",
+                "CPU seconds (user + system, /proc) of every gateway process over the load generator's "
+                "run, divided by the gateway requests (warm-up included); the processes also idle through "
+                "the direct rounds, so this includes their background loops "
+                f"({gateway_cpu['processes']} process(es))",
+                environment,
+                details=dict(gateway_cpu),
+            )
+        )
     encrypted = latency.get("encrypted")
     if overhead and "per_request_us" in overhead:
         rows.append(
@@ -522,12 +614,14 @@ def build_report(
                 held,
                 "connections",
                 f"concurrent SSE streams through one gateway process, opened over {streams.get('ramp_s')} s "
-                f"and held {streams.get('hold_s')} s by a slow fake upstream; the most streaming at once "
+                f"and held {streams.get('hold_s')} s by a slow fake upstream called over "
+                f"{streams.get('upstream_protocol', 'http1')}; the most streaming at once "
                 f"(first chunk received, not yet ended) at a level where >= 99.9 % completed with TTFT <= "
                 f"{config.stream_ttft_ms} ms and E2E <= hold + {config.stream_slack_s} s (levels capped at "
                 f"{streams['fd_cap']} by the open-file limit)",
                 environment,
                 details={
+                    "upstream_protocol": streams.get("upstream_protocol", "http1"),
                     "levels": streams["levels"],
                     "limited": streams["limited"],
                     "rss_per_stream_kib": streams["rss_per_stream_kib"],
@@ -543,6 +637,7 @@ def build_report(
         "direct": direct,
         "gateway": gateway,
         "added_latency_ms": added,
+        "gateway_cpu": gateway_cpu,
         "loadgen": {
             "cpu_share_max": max(direct["loadgen_cpu_share"], gateway["loadgen_cpu_share"]),
             "cpu_us_per_request_direct": direct["loadgen_cpu_us_per_request"],
@@ -592,6 +687,14 @@ def command(
         bool,
         typer.Option("--gateway-safety/--no-gateway-safety", help="Content-safety checks in the gateway."),
     ] = True,
+    gateway_workers: Annotated[
+        int,
+        typer.Option(
+            "--gateway-workers",
+            min=1,
+            help="Gateway processes on the port for the latency phase (the extra ones gateway-only).",
+        ),
+    ] = 1,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="STIC_BENCH_API_KEY")] = None,
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Target requests per second.")] = 1000.0,
     round_s: Annotated[float, typer.Option("--round-s", min=0.1, help="Seconds per side per round.")] = 2.0,
@@ -612,6 +715,13 @@ def command(
         float, typer.Option("--stream-slack-s", min=0.0, help="E2E bound = hold + slack.")
     ] = 5.0,
     stream_hold_s: Annotated[float, typer.Option("--stream-hold-s", min=0.1)] = 10.0,
+    stream_upstream_protocol: Annotated[
+        str,
+        typer.Option(
+            "--stream-upstream-protocol",
+            help="h2c (streams share upstream HTTP/2 connections) or http1 (one connection per stream).",
+        ),
+    ] = "h2c",
     log_dir: Annotated[Path | None, typer.Option("--log-dir", help="Keep server logs here.")] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write direct vs gateway latency CDFs (PNG).")
@@ -620,10 +730,15 @@ def command(
     """Measure the gateway's added latency, encryption overhead and open-stream capacity."""
     if format not in ("json", "text"):
         raise typer.BadParameter(f"--format must be json or text, not {format!r}")
+    if stream_upstream_protocol not in ("http1", "h2c"):
+        raise typer.BadParameter(
+            f"--stream-upstream-protocol must be http1 or h2c, not {stream_upstream_protocol!r}"
+        )
     config = GatewayBenchConfig(
         factory=gateway_factory,
         gateway_module=gateway_module,
         gateway_safety=gateway_safety,
+        gateway_workers=gateway_workers,
         api_key=api_key,
         rate=rate,
         round_s=round_s,
@@ -638,6 +753,7 @@ def command(
         stream_ttft_ms=stream_ttft_ms,
         stream_slack_s=stream_slack_s,
         stream_hold_s=max(stream_hold_s, ramp_s + 1.0),
+        stream_protocol=stream_upstream_protocol,
         log_dir=log_dir,
     )
     report = asyncio.run(run_gateway_bench(config))

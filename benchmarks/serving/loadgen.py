@@ -165,6 +165,8 @@ async def _hold(
         "peak_streaming": peak_streaming(outcomes),
         "errors": errors,
         "wall_s": wall,
+        "ttft_p50_ms": percentile([o.ttft_s for o in ok], 50) * 1000.0,
+        "ttft_p90_ms": percentile([o.ttft_s for o in ok], 90) * 1000.0,
         "ttft_p99_ms": percentile([o.ttft_s for o in ok], 99) * 1000.0,
         "e2e_p99_ms": percentile([o.e2e_s for o in ok], 99) * 1000.0,
         "loadgen_cpu_share": (_cpu_s() - cpu0) / wall if wall > 0 else 0.0,

@@ -3,9 +3,12 @@
 ``python -m inference.gateway.bench_app --upstream URL --model NAME --port P --data-dir DIR``
 starts the all-in-one app (SQLite under DIR, the same pipeline as ``stic up``: API-key auth,
 rate limits, content safety unless ``--no-safety``, request logs, SM2/SM4 channel), creates a
-tenant, a developer key and a model service of engine ``openai`` in front of URL, waits until the
+tenant, a developer key and a model service of engine ``openai`` in front of URL (called over
+HTTP/1.1, or h2c with ``--upstream-protocol h2c``), waits until the
 gateway routes it, then prints one JSON line ``{"url", "api_key", "model", "admin_key"}`` on
-stdout and serves until killed. Nothing is faked: the benchmark measures the product as shipped
+stdout and serves until killed. ``--workers N`` adds ``N - 1`` gateway-only processes on the same
+port (:mod:`inference.gateway.workers`; the line then lists their ``worker_pids``). Nothing is
+faked: the benchmark measures the product as shipped
 (on uvloop when installed, the loop ``stic up`` gets from ``uvicorn.run``).
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -24,12 +28,15 @@ import httpx
 import uvicorn
 
 from inference.gateway.settings import GatewaySettings
+from inference.gateway.workers import WorkerPidMiddleware, reuse_port_socket, start_workers, stop_workers
 from services.allinone import create_app
 from services.kernel.logging import configure_logging
 from services.kernel.settings import Settings
 
 
-async def _setup(base: str, admin_key: str, upstream: str, upstream_model: str) -> dict[str, Any]:
+async def _setup(
+    base: str, admin_key: str, upstream: str, upstream_model: str, protocol: str = "http1"
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as admin:
 
@@ -55,7 +62,7 @@ async def _setup(base: str, admin_key: str, upstream: str, upstream_model: str) 
                 "name": "bench-model",
                 "project_id": prj["id"],
                 "engine": "openai",
-                "upstream": {"url": upstream, "model": upstream_model},
+                "upstream": {"url": upstream, "model": upstream_model, "protocol": protocol},
             },
         )
         api_key = key["token"]
@@ -86,20 +93,46 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
     configure_logging(level=settings.log_level, json_lines=True)
     app = create_app(settings)
     app.state.gateway_settings = GatewaySettings(safety=args.safety)
+    sockets = None
+    if args.workers > 1:
+        sockets = [reuse_port_socket("127.0.0.1", args.port)]
+        app = WorkerPidMiddleware(app)  # type: ignore[assignment]
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False, backlog=4096)
     )
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         if serving.done():
             serving.result()
         await asyncio.sleep(0.05)
     info = await _setup(
-        f"http://127.0.0.1:{args.port}", key_file.read_text().strip(), args.upstream, args.model
+        f"http://127.0.0.1:{args.port}",
+        key_file.read_text().strip(),
+        args.upstream,
+        args.model,
+        args.upstream_protocol,
     )
+    workers = []
+    if args.workers > 1:
+        env = {
+            **os.environ,
+            "STIC_ENVIRONMENT": settings.environment,
+            "STIC_DATABASE_URL": settings.database_url,
+            "STIC_DATA_DIR": str(data_dir),
+            "STIC_BOOTSTRAP_KEY_FILE": str(key_file),
+            "STIC_LOG_LEVEL": settings.log_level,
+            "STIC_GATEWAY_SAFETY": "true" if args.safety else "false",
+        }
+        workers = await asyncio.to_thread(
+            start_workers, args.workers - 1, host="127.0.0.1", port=args.port, env=env, log=sys.stderr.buffer
+        )
+        info["worker_pids"] = [os.getpid(), *(process.pid for process in workers)]
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
-    await serving
+    try:
+        await serving
+    finally:
+        await asyncio.to_thread(stop_workers, workers)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,7 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="model name the upstream serves")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument(
+        "--upstream-protocol",
+        choices=("http1", "h2c"),
+        default="http1",
+        help="how the gateway calls the upstream (the model service's upstream.protocol)",
+    )
     parser.add_argument("--no-safety", dest="safety", action="store_false", help="skip content-safety checks")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes on the port (the extra ones gateway-only)"
+    )
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,13 @@ class EventStreamResponse(StreamingResponse):
     per stream (under ASGI spec < 2.4). Here one watcher task awaits ``http.disconnect`` and, if the
     client leaves while the body is still being sent, cancels the sending task — which closes the
     body iterator (and so the upstream stream) at once, as Starlette does.
+
+    A chunk that ends with :attr:`final_event` (the OpenAI stream's ``data: [DONE]``) ends the
+    response in the same write; the iterator is still run to its end (it accounts the stream and
+    releases the upstream), and anything it yields after that event is not sent.
     """
+
+    final_event: bytes | None = b"data: [DONE]\n\n"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -59,12 +65,20 @@ class EventStreamResponse(StreamingResponse):
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             )
+            final = self.final_event
             async for chunk in self.body_iterator:
+                if not streaming:
+                    continue  # after the final event: drain only
                 if not isinstance(chunk, bytes | memoryview):
                     chunk = chunk.encode(self.charset)
+                if final is not None and bytes(chunk[-len(final) :]) == final:
+                    streaming = False  # the end of the response makes receive() answer http.disconnect
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                    continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            streaming = False  # the end of the response makes receive() answer http.disconnect
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if streaming:
+                streaming = False
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not left:
                 raise

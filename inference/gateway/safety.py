@@ -15,6 +15,7 @@ log; every mask, refusal and review is audited with the SM3 of the text.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -26,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inference.gateway.errors import OpenAIError
 from inference.gateway.requests import Operation, ParsedRequest
 from inference.gateway.singleflight import SingleFlight
+from security.safety import engine
 from security.safety.rules import Action, Direction
 from services.kernel.auth import Principal
-from services.safety import checks, schemas
+from services.safety import checks
 from services.safety.runtime import LoadedPack, SafetyRuntime
 from services.safety.schemas import MAX_CHECK_CHARS
 from services.safety.service import resolve
@@ -37,6 +39,18 @@ SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 _SEVERITY = {Action.ALLOW.value: 0, Action.MASK.value: 1, Action.REVIEW.value: 2, Action.REFUSE.value: 3}
 _WINDOW_OVERLAP = 512  # a term split at a window edge is still seen whole by the next window
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the gateway acts on: the decision's action, the masked text (mask) and message (refuse/review)."""
+
+    action: str
+    masked_text: str | None = None
+    message: str | None = None
+
+
+_ALLOW = Verdict(Action.ALLOW.value)
 
 
 class GatewaySafety:
@@ -78,8 +92,16 @@ class GatewaySafety:
         text: str,
         request_id: str | None,
         direction: Direction,
-    ) -> schemas.DecisionOut:
-        return await checks.check_with_pack(
+    ) -> Verdict:
+        # the common case: an allow needs no audit and no response form (SM3, pydantic), so the
+        # engine's decision is enough; any other decision goes through the service (audit, review)
+        if (
+            loaded.semantic is None
+            and len(text) <= checks.INLINE_CHARS
+            and engine.check(text, pack=loaded.compiled, direction=direction).action is Action.ALLOW
+        ):
+            return _ALLOW
+        out = await checks.check_with_pack(
             session_factory=self.sessions,
             runtime=self.runtime,
             principal=principal,
@@ -90,10 +112,11 @@ class GatewaySafety:
             request_id=request_id,
             audit_allowed=False,
         )
+        return Verdict(out.action, out.masked_text, out.message)
 
     async def check_text(
         self, principal: Principal, text: str, request_id: str | None, direction: Direction
-    ) -> schemas.DecisionOut:
+    ) -> Verdict:
         """One decision for ``text``; a text over the check limit is checked in overlapping windows.
 
         For a long text the strictest window decides; its ``masked_text`` is the windows' masked
@@ -103,7 +126,7 @@ class GatewaySafety:
         if len(text) <= MAX_CHECK_CHARS:
             return await self._check_one(principal, loaded, text, request_id, direction)
         step = MAX_CHECK_CHARS - _WINDOW_OVERLAP
-        worst: schemas.DecisionOut | None = None
+        worst: Verdict | None = None
         for start in range(0, len(text), step):
             piece = text[start : start + MAX_CHECK_CHARS]
             decision = await self._check_one(principal, loaded, piece, request_id, direction)
@@ -117,7 +140,7 @@ class GatewaySafety:
             piece = text[start : start + MAX_CHECK_CHARS]
             decision = await self._check_one(principal, loaded, piece, request_id, direction)
             parts.append(decision.masked_text if decision.masked_text is not None else piece)
-        return worst.model_copy(update={"masked_text": "".join(parts)})
+        return dataclasses.replace(worst, masked_text="".join(parts))
 
     async def check_input(
         self, principal: Principal, request: ParsedRequest, request_id: str | None
@@ -151,9 +174,7 @@ class GatewaySafety:
         body[key] = masked[0] if isinstance(value, str) else masked
         return body
 
-    async def check_output(
-        self, principal: Principal, text: str, request_id: str | None
-    ) -> schemas.DecisionOut:
+    async def check_output(self, principal: Principal, text: str, request_id: str | None) -> Verdict:
         """Check a complete (non-streamed) output."""
         return await self.check_text(principal, text, request_id, Direction.OUTPUT)
 

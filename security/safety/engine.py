@@ -152,6 +152,13 @@ def _keyword_matches(norm: Normalized, pack: CompiledPack, direction: Direction)
 
 def _regex_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -> Iterable[Match]:
     folded = norm.folded
+    prefilter = pack.regex_prefilter
+    if prefilter is not None:
+        try:
+            if not prefilter.search(folded.text):
+                return  # no rule matches anywhere
+        except RegexBudgetExceeded:
+            pass  # undecided: every rule runs under its own budget (and fails closed on its own)
     for rule in pack.regexes:
         category = pack.pack.categories[rule.category]
         if direction not in category.directions:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from security.safety.keywords import DEFAULT_BACKEND, KeywordMatcher, build_matcher
 from security.safety.normalize import normalize_term
-from security.safety.regex_guard import GuardedRegex
+from security.safety.regex_guard import GuardedRegex, union_prefilter
 from security.safety.rules import Category, Direction, PackValidationError, RulePack
 
 
@@ -46,6 +46,8 @@ class CompiledPack:
     terms: tuple[KeywordTerm, ...]
     regexes: tuple[RegexRule, ...]
     max_term_length: int  # in characters of the compact view
+    # matches wherever any rule of ``regexes`` does; no match → no rule needs to run (None: run all)
+    regex_prefilter: GuardedRegex | None = None
 
     @property
     def id(self) -> str:
@@ -103,6 +105,7 @@ def compile_pack(pack: RulePack, *, backend: str = DEFAULT_BACKEND) -> CompiledP
         terms=terms,
         regexes=regexes,
         max_term_length=max((len(term.text) for term in terms), default=0),
+        regex_prefilter=union_prefilter([rule.pattern.pattern for rule in regexes]),
     )
 
 

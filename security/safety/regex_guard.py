@@ -155,3 +155,37 @@ class GuardedRegex:
         except TimeoutError:
             raise RegexBudgetExceeded(self.rule, self.budget_s) from None
         return iter(spans)
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches anywhere in ``text``; raises :class:`RegexBudgetExceeded`."""
+        try:
+            return self._compiled.search(text, timeout=self.budget_s) is not None
+        except TimeoutError:
+            raise RegexBudgetExceeded(self.rule, self.budget_s) from None
+
+
+_LEADING_FLAGS = regex.compile(r"\(\?([aiLmsux]+)\)")
+_INLINE_FLAGS = regex.compile(r"\(\?[aiLmsux]+\)")
+
+
+def union_prefilter(patterns: list[str], *, budget_s: float = MATCH_BUDGET_S) -> GuardedRegex | None:
+    """One regex that matches somewhere in a text whenever any of ``patterns`` does, or ``None``.
+
+    An alternation ``(?:p1)|(?:p2)|…`` tried at every position finds a match wherever one of its
+    branches would, so a text it does not match at all needs none of the rules run. A leading
+    global flag group becomes a scoped one (``(?i)x`` → ``(?i:x)``); patterns with flags elsewhere,
+    or a union that does not compile (duplicate group names), give ``None``: no prefilter.
+    """
+    branches = []
+    for pattern in patterns:
+        leading = _LEADING_FLAGS.match(pattern)
+        body = pattern[leading.end() :] if leading else pattern
+        if _INLINE_FLAGS.search(body):
+            return None
+        branches.append(f"(?{leading.group(1)}:{body})" if leading else f"(?:{body})")
+    if len(branches) < 2:
+        return None
+    try:
+        return GuardedRegex("|".join(branches), rule="regex-prefilter", budget_s=budget_s)
+    except regex.error:
+        return None

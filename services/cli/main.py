@@ -68,10 +68,24 @@ def up(
     host: Annotated[str | None, typer.Option(help="Bind address (default STIC_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default STIC_PORT or 8000)")] = None,
     demo: Annotated[bool, typer.Option(help="Seed a small simulated inventory for a first try")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes on the port: the first runs every service, the others the gateway only "
+            "(see inference.gateway.workers)",
+        ),
+    ] = 1,
 ) -> None:
-    """Run every STIC service in one process (the embedded default)."""
+    """Run every STIC service in one process (the embedded default), plus gateway workers if asked."""
     settings = _settings(host, port).model_copy(update={"demo": demo})
-    _serve(create_app(settings), settings)
+    if workers == 1:
+        _serve(create_app(settings), settings)
+        return
+    from inference.gateway.workers import run_platform
+
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    run_platform(create_app(settings), host=settings.host, port=settings.port, workers=workers)
 
 
 @app.command()

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,12 @@ from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = b"x-request-id"
 access_log = logging.getLogger("stic.access")
+
+
+@lru_cache(maxsize=8192)
+def _child(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)`` looked up once per label set (route templates bound the sets)."""
+    return metric.labels(*values)
 
 
 class _BodyTooLarge(Exception):
@@ -147,8 +154,8 @@ class PlatformMiddleware:
         method = scope["method"]
         route = _route_template(scope)
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-        HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+        _child(HTTP_REQUESTS, self.service, method, route, str(status)).inc()
+        _child(HTTP_LATENCY, self.service, method, route).observe(elapsed)
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
         if access_log.isEnabledFor(logging.INFO):

@@ -251,3 +251,24 @@ async def test_gateway_bench_against_the_shipped_gateway_with_encryption(tmp_pat
     assert {"gateway_encrypted_added_latency_p50", "gateway_encrypted_added_latency_p99"} <= metrics
     assert report["results"][0]["environment"]["gateway"] == "inference.gateway.bench_app"
     assert report["streams"] is None
+    assert report["gateway_cpu"]["processes"] == 1 and report["gateway_cpu"]["ms_per_request"] > 0
+    assert "gateway_cpu_per_request" in metrics
+
+
+async def test_gateway_bench_with_two_gateway_processes(tmp_path: Path) -> None:
+    """``--gateway-workers 2``: the latency phase runs through two processes on one port."""
+    config = GatewayBenchConfig(
+        rate=20.0,
+        round_s=0.5,
+        rounds=1,
+        chunks=3,
+        warmup=4,
+        encryption=False,
+        streams=(),
+        gateway_workers=2,
+        log_dir=tmp_path,
+    )
+    report = await run_gateway_bench(config)
+    assert report["gateway"]["ok"] == report["gateway"]["requests"] == 10
+    assert report["gateway_cpu"]["processes"] == 2
+    assert report["results"][0]["environment"]["gateway_workers"] == 2

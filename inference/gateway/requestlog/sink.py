@@ -4,7 +4,9 @@
 once. A background task takes what is queued (up to ``batch_size`` records at a time, waiting
 at most ``linger_s`` after the first for more to come, so that a busy gateway commits a few
 batches a second rather than one per request), masks
-and bounds it in a worker thread (:mod:`.redaction`) and inserts the batch in one transaction.
+and bounds it (:mod:`.redaction`: on the event loop one record at a time, a record with much text
+in a worker thread) and inserts the batch in one transaction (one multi-row insert of plain values,
+not an ORM object per row).
 
 Back-pressure: when the queue is full the record is **dropped**, counted in
 ``stic_inference_request_log_dropped_total{reason="queue_full"}`` and reported by a warning at
@@ -20,13 +22,16 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference.gateway.requestlog.models import InferenceRequestLog
 from inference.gateway.requestlog.record import RequestRecord
 from inference.gateway.requestlog.redaction import LogBounds, redact
+from services.kernel.db import new_id
 
 log = logging.getLogger("stic.inference.requestlog")
 
@@ -41,6 +46,8 @@ WRITE_ERRORS = Counter(
 )
 
 _STOP = object()
+_INSERT = insert(InferenceRequestLog)
+INLINE_TEXT_CHARS = 4096
 
 
 class RequestLogSink:
@@ -159,55 +166,69 @@ class RequestLogSink:
             if any(item is _STOP for item in batch):
                 return
 
-    def _rows(self, records: list[RequestRecord]) -> list[InferenceRequestLog]:
+    async def _rows(self, records: list[RequestRecord]) -> list[dict[str, Any]]:
+        """Masked rows; small records on the event loop (yielding between them), large ones in a thread.
+
+        A worker thread does not run Python beside the loop (one GIL): it takes the interpreter for a
+        switch interval (5 ms) at a time, which stalls every request in flight. So only a record
+        with more than :data:`INLINE_TEXT_CHARS` characters of text is masked there.
+        """
         rows = []
         for record in records:
-            content = redact(
-                request_body=record.request_body,
-                response_text=record.response_text,
-                tenant_id=record.tenant_id,
-                secret_key=self._secret_key,
-                bounds=self._bounds,
-            )
-            rows.append(
-                InferenceRequestLog(
-                    tenant_id=record.tenant_id,
-                    request_id=record.request_id,
-                    project_id=record.project_id,
-                    principal_id=record.principal_id,
-                    key_id=record.key_id,
-                    model=record.model[:256],
-                    service_id=record.service_id,
-                    route_id=record.route_id,
-                    variant=record.variant,
-                    replica_id=record.replica_id,
-                    operation=record.operation,
-                    stream=record.stream,
-                    status_code=record.status_code,
-                    error_type=None if record.error_type is None else record.error_type[:64],
-                    latency_ms=float(record.latency_ms),
-                    ttft_ms=None if record.ttft_ms is None else float(record.ttft_ms),
-                    prompt_tokens=int(record.prompt_tokens),
-                    completion_tokens=int(record.completion_tokens),
-                    request_body=content.request_body,
-                    response_text=content.response_text,
-                    truncated=content.truncated,
-                    created_at=_utc(record.created_at),
-                )
-            )
+            text = len(record.response_text or "") + _text_chars(record.request_body, limit=INLINE_TEXT_CHARS)
+            if text > INLINE_TEXT_CHARS:
+                rows.append(await asyncio.to_thread(self._row, record))
+            else:
+                rows.append(self._row(record))
+                await asyncio.sleep(0)
         return rows
+
+    def _row(self, record: RequestRecord) -> dict[str, Any]:
+        content = redact(
+            request_body=record.request_body,
+            response_text=record.response_text,
+            tenant_id=record.tenant_id,
+            secret_key=self._secret_key,
+            bounds=self._bounds,
+        )
+        return {
+            "id": new_id(InferenceRequestLog.id_prefix),
+            "tenant_id": record.tenant_id,
+            "request_id": record.request_id,
+            "project_id": record.project_id,
+            "principal_id": record.principal_id,
+            "key_id": record.key_id,
+            "model": record.model[:256],
+            "service_id": record.service_id,
+            "route_id": record.route_id,
+            "variant": record.variant,
+            "replica_id": record.replica_id,
+            "operation": record.operation,
+            "stream": record.stream,
+            "status_code": record.status_code,
+            "error_type": None if record.error_type is None else record.error_type[:64],
+            "latency_ms": float(record.latency_ms),
+            "ttft_ms": None if record.ttft_ms is None else float(record.ttft_ms),
+            "prompt_tokens": int(record.prompt_tokens),
+            "completion_tokens": int(record.completion_tokens),
+            "request_body": content.request_body,
+            "response_text": content.response_text,
+            "truncated": content.truncated,
+            "created_at": _utc(record.created_at),
+        }
 
     async def _write(self, records: list[RequestRecord]) -> None:
         try:
-            rows = await asyncio.to_thread(self._rows, records)
+            rows = await self._rows(records)
         except Exception:
             log.exception("request-log records could not be masked; dropped", extra={"count": len(records)})
             WRITE_ERRORS.inc(len(records))
             return
         for attempt in (1, 2):
             try:
+                # one executemany on the table: no ORM unit of work per row (the rows are plain values)
                 async with self._sessionmaker() as session:
-                    session.add_all(rows)
+                    await session.execute(_INSERT, rows)
                     await session.commit()
             except Exception:
                 if attempt == 2:
@@ -215,18 +236,24 @@ class RequestLogSink:
                     WRITE_ERRORS.inc(len(rows))
                     return
                 await asyncio.sleep(self._retry_delay_s)
-                rows = [_fresh_copy(row) for row in rows]
             else:
                 WRITTEN.inc(len(rows))
                 return
 
 
+def _text_chars(value: Any, *, limit: int) -> int:
+    """Characters in the strings of a JSON-like value, counted until they pass ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    total = 0
+    for item in items:
+        total += _text_chars(item, limit=limit - total)
+        if total > limit:
+            break
+    return total
+
+
 def _utc(moment: datetime) -> datetime:
     """``moment`` in UTC (SQLite stores wall time); a naive time is taken as UTC, not failing the batch."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _fresh_copy(row: InferenceRequestLog) -> InferenceRequestLog:
-    """A transient copy of ``row`` (same id) to add in a new session after a failed one."""
-    values = {column.key: getattr(row, column.key) for column in InferenceRequestLog.__table__.columns}
-    return InferenceRequestLog(**values)

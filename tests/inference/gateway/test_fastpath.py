@@ -40,8 +40,37 @@ async def test_stream_ends_normally_and_the_late_disconnect_cancels_nothing() ->
     client = _Client(leave_after=None)
     await EventStreamResponse(body(), media_type="text/event-stream")({}, client.receive, client.send)
     await asyncio.sleep(0.05)  # the watcher sees http.disconnect now; this task must not be cancelled
-    assert [m.get("body") for m in client.sent[1:]] == [b"data: a\n\n", b"data: [DONE]\n\n", b""]
+    # the [DONE] event ends the response in the same message (one write less per stream)
+    assert [(m.get("body"), m.get("more_body")) for m in client.sent[1:]] == [
+        (b"data: a\n\n", True),
+        (b"data: [DONE]\n\n", False),
+    ]
     assert client.sent[0]["status"] == 200
+
+
+async def test_a_stream_without_done_ends_with_an_empty_body_and_the_body_is_drained_after_done() -> None:
+    drained = asyncio.Event()
+
+    async def without_done() -> AsyncIterator[bytes]:
+        yield b"data: a\n\n"
+
+    async def after_done() -> AsyncIterator[bytes]:
+        yield b"data: a\n\ndata: [DONE]\n\n"
+        yield b"data: late\n\n"  # after the end of the response: not sent, but the body runs on
+        drained.set()
+
+    client = _Client(leave_after=None)
+    await EventStreamResponse(without_done(), media_type="text/event-stream")({}, client.receive, client.send)
+    assert [(m.get("body"), m.get("more_body")) for m in client.sent[1:]] == [
+        (b"data: a\n\n", True),
+        (b"", False),
+    ]
+    client = _Client(leave_after=None)
+    await EventStreamResponse(after_done(), media_type="text/event-stream")({}, client.receive, client.send)
+    assert [(m.get("body"), m.get("more_body")) for m in client.sent[1:]] == [
+        (b"data: a\n\ndata: [DONE]\n\n", False)
+    ]
+    assert drained.is_set()
 
 
 async def test_a_client_that_leaves_stops_the_stream_and_closes_the_body() -> None:
