@@ -70,6 +70,8 @@ module = ServiceModule(
     title="Batch inference",
     description="OpenAI /v1/files and /v1/batches, run as scheduler jobs; each result recorded exactly once",
     routers=[router],
+    # batch input files (OpenAI takes up to 200 MB) and the worker's result reports
+    upload_routes=[("POST", r"/v1/files"), ("POST", r"/v1/batches/[^/]+/results")],
     on_startup=[_startup],
     on_shutdown=[_shutdown],
 )

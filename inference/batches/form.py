@@ -1,6 +1,7 @@
 """A ``multipart/form-data`` reader for ``POST /v1/files`` (the standard library's MIME parser).
 
-The body is already bounded by the platform's request-size limit, so it is parsed in memory.
+The body is already bounded by the platform's upload limit (``STIC_MAX_UPLOAD_BYTES``), so it is
+parsed in memory.
 """
 
 from __future__ import annotations

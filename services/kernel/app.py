@@ -53,6 +53,9 @@ class ServiceModule:
     middleware: Sequence[tuple[Any, dict[str, Any]]] = field(default_factory=tuple)
     # Hot-path routers matched before every module's ``routers`` (routes are tried in order).
     priority_routers: Sequence[APIRouter] = field(default_factory=tuple)
+    # (method, path regex) whose request bodies may reach ``Settings.max_upload_bytes`` instead of
+    # ``max_body_bytes`` (file uploads and the like).
+    upload_routes: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
 def _lifespan(modules: Sequence[ServiceModule]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -156,5 +159,7 @@ def create_service_app(
         service=service_label,
         max_body_bytes=settings.max_body_bytes,
         audit_sink=app.state.audit,
+        upload_routes=[route for module in modules for route in module.upload_routes],
+        max_upload_bytes=settings.max_upload_bytes,
     )
     return app

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -37,10 +39,11 @@ class _BodyTooLarge(Exception):
 class _Exchange:
     """Mutable facts about one request/response exchange, shared by the wrappers."""
 
-    __slots__ = ("request_id", "started", "status", "too_large")
+    __slots__ = ("limit", "request_id", "started", "status", "too_large")
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, limit: int) -> None:
         self.request_id = request_id
+        self.limit = limit  # body bytes this request may send
         self.started = False
         self.status = 500
         self.too_large = False
@@ -62,15 +65,37 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class PlatformMiddleware:
-    """Wraps one service app; ``service`` names it in metrics and audit events."""
+    """Wraps one service app; ``service`` names it in metrics and audit events.
+
+    A request body may be at most ``max_body_bytes``, except on ``upload_routes`` — ``(method,
+    path regex)`` pairs matched against the whole path — where it may reach ``max_upload_bytes``
+    (file uploads). Larger bodies get 413 naming the limit, whether declared or streamed.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, service: str, max_body_bytes: int, audit_sink: AuditSink | None
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        max_body_bytes: int,
+        audit_sink: AuditSink | None,
+        upload_routes: Sequence[tuple[str, str]] = (),
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max(max_upload_bytes or max_body_bytes, max_body_bytes)
+        self.upload_routes = tuple((method.upper(), re.compile(path)) for method, path in upload_routes)
         self.audit_sink = audit_sink
+
+    def _body_limit(self, scope: Scope) -> int:
+        if self.upload_routes:
+            method, path = scope.get("method", ""), scope.get("path", "")
+            for route_method, pattern in self.upload_routes:
+                if method == route_method and pattern.fullmatch(path):
+                    return self.max_upload_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,10 +105,10 @@ class PlatformMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        exchange = _Exchange(request_id)
+        exchange = _Exchange(request_id, self._body_limit(scope))
         try:
             declared = _header(scope, b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > exchange.limit:
                 await self._reject_too_large(send, exchange, int(declared))
                 return
             await self.app(scope, self._limited(receive, exchange), self._tagging(send, exchange))
@@ -102,7 +127,7 @@ class PlatformMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > exchange.limit:
                     exchange.too_large = True
                     raise _BodyTooLarge
             return message
@@ -132,8 +157,8 @@ class PlatformMiddleware:
         request_id = exchange.request_id
         body = error_body(
             "payload_too_large",
-            f"request body exceeds the limit of {self.max_body_bytes} bytes",
-            {"limit_bytes": self.max_body_bytes, "declared_bytes": declared},
+            f"request body exceeds the limit of {exchange.limit} bytes",
+            {"limit_bytes": exchange.limit, "declared_bytes": declared},
             request_id,
         )
         payload = json.dumps(body).encode()

@@ -42,7 +42,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (bytes)")
+    max_upload_bytes: int = Field(
+        default=104_857_600,
+        ge=1024,
+        description="Largest body on upload routes (POST /v1/files, batch result reports); the upload is "
+        "held in memory while it is validated and sealed",
+    )
     redis_url: str | None = None
     demo: bool = False
     assessment_attestations: Path | None = Field(

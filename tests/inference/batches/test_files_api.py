@@ -122,3 +122,25 @@ async def test_openai_sdk_uploads_lists_and_downloads(
         except openai.BadRequestError as exc:
             assert exc.param == "line" and "line 1" in exc.message
         assert (await client.files.delete(created.id)).deleted is True
+
+
+async def test_a_batch_file_larger_than_the_request_limit_is_an_upload(
+    batch_app: FastAPI, batch_admin: httpx.AsyncClient
+) -> None:
+    settings = batch_app.state.settings
+    padding = "x" * 400
+    count = settings.max_body_bytes // 400 + 100
+    content = jsonl([request_line(f"line-{i}", padding) for i in range(count)])
+    assert settings.max_body_bytes < len(content) < settings.max_upload_bytes
+    t = await make_tenant(batch_admin)
+    async with client_for(batch_app, t.tokens["developer"]) as dev:
+        created = await ok(await upload(dev, content), 200)
+        assert created["bytes"] == len(content) and created["sm3"] == sm3_hex(content)
+        # the same size on a route that is not an upload is still refused
+        refused = await dev.post(
+            "/v1/batches",
+            content=b'{"x": "' + b"y" * len(content) + b'"}',
+            headers={"content-type": "application/json"},
+        )
+        assert refused.status_code == 413
+        assert refused.json()["detail"]["limit_bytes"] == settings.max_body_bytes

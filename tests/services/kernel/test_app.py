@@ -130,3 +130,44 @@ async def test_every_mutating_request_is_audited(admin_client: httpx.AsyncClient
     assert (event["principal_id"], event["tenant_id"]) == (me["id"], me["tenant_id"])
     assert event["time"]
     assert read.headers["x-request-id"] not in by_request, "reads are not audited as mutations"
+
+
+async def test_upload_routes_take_the_upload_limit_and_no_more() -> None:
+    from starlette.types import Receive, Scope, Send
+
+    from services.kernel.middleware import PlatformMiddleware
+
+    async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:
+        size, more = 0, True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+    app = PlatformMiddleware(
+        echo_length,
+        service="test",
+        max_body_bytes=1024,
+        audit_sink=None,
+        upload_routes=[("POST", r"/v1/files"), ("POST", r"/v1/batches/[^/]+/results")],
+        max_upload_bytes=4096,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.post("/v1/files", content=b"a" * 3000)).text == "3000"
+        assert (await client.post("/v1/batches/b1/results", content=b"a" * 3000)).text == "3000"
+        too_big = await client.post("/v1/files", content=b"a" * 5000)
+        assert too_big.status_code == 413 and too_big.json()["detail"]["limit_bytes"] == 4096
+        elsewhere = await client.post("/v1/files/extra", content=b"a" * 3000)
+        assert elsewhere.status_code == 413 and elsewhere.json()["detail"]["limit_bytes"] == 1024
+        wrong_method = await client.put("/v1/files", content=b"a" * 3000)
+        assert wrong_method.status_code == 413
+
+        async def chunks():
+            for _ in range(5):
+                yield b"a" * 1000
+
+        streamed = await client.post("/v1/files", content=chunks())
+        assert streamed.status_code == 413 and streamed.json()["detail"]["limit_bytes"] == 4096
