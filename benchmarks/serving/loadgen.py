@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -205,7 +206,11 @@ def main() -> None:
         result = uvloop.run(runner(spec))
     except ImportError:
         result = asyncio.run(runner(spec))
+    # the report is one write of up to a few MiB: on a non-blocking pipe it could be cut at the
+    # pipe's capacity (seen twice at 96/160 KiB, cause not pinned down), so make sure it blocks
+    os.set_blocking(sys.stdout.fileno(), True)
     sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
