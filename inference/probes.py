@@ -28,6 +28,7 @@ from services.iam.probes import ProbeTenant
 
 PROMPT = [{"role": "user", "content": "Hello"}]
 REPLICA_TIMEOUT_S = 180.0
+LOG_TIMEOUT_S = 30.0  # request logs are written in batches in the background
 LOCAL_ENGINES = ("builtin", "vllm")
 # CPU a probe replica reserves: two of them beside the demo replica fit a 2-core real node (the
 # builtin engine runs one thread from 1000 milli-cores down, so the request changes no behaviour)
@@ -238,7 +239,7 @@ class InferenceKit:
             found = await self.logs(**params)
             return int(found["total"]) >= count
 
-        await self.until(f"{count} request log(s)", check, timeout_s=30)
+        await self.until(f"{count} request log(s)", check, timeout_s=LOG_TIMEOUT_S)
         return found
 
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import resource
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
+
+from services.kernel.announce import first_line
 
 
 def raise_fd_limit() -> int:
@@ -115,23 +115,10 @@ def start_announcing_server(
     )
     server = ServerProcess(name=name, process=process, host="127.0.0.1", port=port)
     assert process.stdout is not None
-    lines: queue.Queue[bytes] = queue.Queue()
-
-    def pump(stream: IO[bytes]) -> None:
-        first = True
-        for line in iter(stream.readline, b""):
-            if first:
-                lines.put(line)
-                first = False
-            else:
-                log.write(line)
-        lines.put(b"")
-
-    threading.Thread(target=pump, args=(process.stdout,), daemon=True).start()
+    line = first_line(process.stdout, log=log, timeout_s=timeout_s)
     try:
-        line = lines.get(timeout=timeout_s)
         info = json.loads(line) if line.strip() else None
-    except (queue.Empty, ValueError):
+    except ValueError:
         info = None
     if not isinstance(info, dict):
         server.stop()

@@ -24,11 +24,9 @@ import argparse
 import asyncio
 import json
 import os
-import queue
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from typing import IO
 
@@ -37,6 +35,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.allinone import load_module
+from services.kernel.announce import first_line
 from services.kernel.app import create_service_app
 from services.kernel.logging import configure_logging
 from services.kernel.settings import Settings
@@ -135,23 +134,7 @@ def start_workers(
 
 def _await_ready(process: subprocess.Popen[bytes], log: IO[bytes] | None) -> None:
     assert process.stdout is not None
-    lines: queue.Queue[bytes] = queue.Queue()
-
-    def pump(stream: IO[bytes]) -> None:
-        first = True
-        for line in iter(stream.readline, b""):
-            if first:
-                lines.put(line)
-                first = False
-            elif log is not None:
-                log.write(line)
-        lines.put(b"")
-
-    threading.Thread(target=pump, args=(process.stdout,), daemon=True).start()
-    try:
-        line = lines.get(timeout=READY_TIMEOUT_S)
-    except queue.Empty:
-        line = b""
+    line = first_line(process.stdout, log=log, timeout_s=READY_TIMEOUT_S)
     if not line.strip().startswith(b"{"):
         raise RuntimeError(f"gateway worker {process.pid} did not start (exit code {process.poll()})")
 

@@ -38,14 +38,21 @@ from scheduler.service.node_health import apply_network, judge_network, threshol
 from scheduler.service.options import SchedulerOptions
 from services.kernel.auth import Principal
 from services.kernel.db import Database, utcnow
+from services.kernel.deadlocks import is_deadlock
 from services.kernel.errors import NotFound
 from services.quotas import service as quotas
 
 log = logging.getLogger("stic.scheduler")
 
 # What a step sees when the API changed or deleted rows under it (deleting a job, or a tenant with
-# all its jobs, cascades while a cycle holds them): stale versions, foreign keys to rows now gone.
+# all its jobs, cascades while a cycle holds them): stale versions, foreign keys to rows now gone,
+# and on PostgreSQL being chosen as the victim of a deadlock with that cascade.
 LOST_RACE = (StaleDataError, ObjectDeletedError, IntegrityError, OperationalError)
+
+
+def lost_race(error: BaseException) -> bool:
+    """Whether ``error`` means a concurrent change won (see ``LOST_RACE``): the next tick redoes it."""
+    return isinstance(error, LOST_RACE) or is_deadlock(error)
 
 
 class Controller:
@@ -155,7 +162,9 @@ class Controller:
                 await work(session)  # type: ignore[operator]
                 await session.commit()
                 return True
-            except LOST_RACE as exc:
+            except Exception as exc:
+                if not lost_race(exc):
+                    raise
                 await session.rollback()
                 log.info("scheduler step retried", extra={"reason": type(exc).__name__})
                 return False
@@ -311,7 +320,9 @@ class Controller:
                 try:
                     await self._release_one(session, job)
                     await session.commit()
-                except (*LOST_RACE, NotFound) as exc:
+                except Exception as exc:
+                    if not (lost_race(exc) or isinstance(exc, NotFound)):
+                        raise
                     await session.rollback()  # the release is idempotent: next tick
                     log.info("quota release retried", extra={"reason": type(exc).__name__})
                     return

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import inference.probes
 from inference.batches.options import BatchOptions
 from inference.engines.base import Replica
 from inference.probes import (
@@ -157,8 +158,9 @@ async def test_probe_verifies_the_real_platform(
 @pytest.mark.parametrize("isolated_db", ["sqlite"], indirect=True)  # the breakage is not in the DB
 @pytest.mark.parametrize("probe", FAST_PROBES, ids=lambda p: p.name)
 async def test_probe_fails_when_the_capability_is_broken(
-    probe, demo_platform: FastAPI, isolated_db: PlatformDB
+    probe, demo_platform: FastAPI, isolated_db: PlatformDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(inference.probes, "LOG_TIMEOUT_S", 5.0)  # logs hidden by the breakage never show
     with pytest.raises(ProbeFailure):
         await _run(probe, FaultInjector(demo_platform, BREAKAGES[probe.name]), isolated_db.admin_token)
 

@@ -48,7 +48,7 @@ async def test_autoscaling_probes(
     assert "SIMULATED npu-exporter" in chip.message
 
     await demo_platform.state.modelservice.autoscaler.stop()  # policies are stored but never acted on
-    monkeypatch.setattr(probes_resources, "SCALE_TIMEOUT_S", 8.0)
+    monkeypatch.setattr(probes_resources, "SCALE_TIMEOUT_S", 4.0)
     for probe in (probes_resources.AutoscalingProbe(), probes_resources.ChipAutoscalingProbe()):
         with pytest.raises(ProbeFailure, match="autoscaler to set 2"):
             await _run(probe, demo_platform, isolated_db.admin_token)

@@ -522,6 +522,11 @@ async def _new_node(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[st
     return {"name": node["name"]}, {}
 
 
+async def _new_node_labels(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
+    params, _ = await _new_node(admin, t)
+    return params, {"labels": {"team": "a"}}
+
+
 async def _new_node_device(admin: httpx.AsyncClient, t: TenantFixture) -> tuple[dict[str, str], Any]:
     chip = {"vendor": "other", "model": unique("chip"), "memory_mib": 1024, "compute_units": 1, "count": 1}
     node = await ok(
@@ -564,6 +569,7 @@ ENDPOINTS += [
     Endpoint("GET", "/v1/nodes/{name}", "anyone", _new_node, outsider_status=200),
     Endpoint("DELETE", "/v1/nodes/{name}", "platform", _new_node, outsider_status=403),
     Endpoint("GET", "/v1/nodes/{name}/events", "anyone", _new_node, outsider_status=200),
+    Endpoint("PATCH", "/v1/nodes/{name}/labels", "platform", _new_node_labels, outsider_status=403),
     *(
         Endpoint(
             "POST",
