@@ -15,7 +15,9 @@ generator's send lag and its CPU share are reported: on a small shared machine t
 not be reached, and the report says so rather than hiding it. So is the gateway's CPU per request
 (``gateway_cpu``: user + system CPU of every gateway process over the generator's run, from
 ``/proc``, divided by the gateway requests; also with the idle share of the background loops
-taken off). ``--gateway-workers N`` runs the module's gateway as N processes on one port
+taken off). In this phase the gateway runs on CPUs of its own and the upstream and load generator on
+the others (:mod:`benchmarks.serving.placement`; ``cpu_placement`` in the report, ``--no-pin-cpus``
+to share every CPU as before). ``--gateway-workers N`` runs the module's gateway as N processes on one port
 (:mod:`inference.gateway.workers`) for this phase; the streams phase keeps one process.
 
 Encryption: ``inference.gateway.secure.bench.measure_overhead`` (CPU cost of sealing and opening a
@@ -56,6 +58,7 @@ import typer
 from benchmarks.serving.client import HttpxSender
 from benchmarks.serving.environment import host_environment
 from benchmarks.serving.metrics import percentile, summarize_ms
+from benchmarks.serving.placement import Placement, clients_pinned, pin_process, plan
 from benchmarks.serving.procs import ServerProcess, running, start_announcing_server, start_server
 from benchmarks.serving.procstats import ProcessSampler, cpu_seconds
 from benchmarks.serving.report import print_results, result, rounded
@@ -79,6 +82,7 @@ class GatewayBenchConfig:
     gateway_module: str = DEFAULT_MODULE
     gateway_safety: bool = True
     gateway_workers: int = 1
+    pin_cpus: bool = True
     api_key: str | None = None
     model: str = "bench"
     rate: float = 1000.0
@@ -324,9 +328,17 @@ async def launch_gateway(
     )
 
 
+def _placement(config: GatewayBenchConfig) -> Placement | str:
+    if not config.pin_cpus:
+        return "turned off (--no-pin-cpus)"
+    return plan(config.gateway_workers)
+
+
 async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, Any]:
     body = chat_body("bench", model=config.model, max_tokens=config.chunks, ignore_eos=False)
-    with running([]) as servers:
+    placement = _placement(config)
+    pinned = placement if isinstance(placement, Placement) else None
+    with clients_pinned(pinned), running([]) as servers:
         upstream = start_server(
             "upstream",
             "benchmarks.serving.fakeupstream",
@@ -341,6 +353,9 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             config, name="gateway", upstream=upstream, logs=logs, workers=config.gateway_workers
         )
         servers.append(gateway.server)
+        if pinned is not None:
+            for pid in gateway.pids:
+                pin_process(pid, pinned.gateway_cpus)
         gateway_body = {**body, "model": gateway.model}
         await wait_ready(
             gateway.server,
@@ -375,7 +390,12 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             "ms_per_request_less_idle": (cpu - idle * (time.perf_counter() - wall_before)) / served * 1000.0,
         }
         encrypted = await encrypted_comparison(config, gateway) if config.encryption else None
-    return {"loadgen": loaded, "encrypted": encrypted, "gateway_cpu": gateway_cpu}
+    return {
+        "loadgen": loaded,
+        "encrypted": encrypted,
+        "gateway_cpu": gateway_cpu,
+        "cpu_placement": pinned.as_dict() if pinned is not None else {"pinned": False, "reason": placement},
+    }
 
 
 def _cpu_total(pids: tuple[int, ...]) -> float:
@@ -524,6 +544,7 @@ def build_report(
         "gateway": config.factory or config.gateway_module,
         "gateway_content_safety": None if config.factory else config.gateway_safety,
         "gateway_workers": config.gateway_workers,
+        "cpu_placement": latency.get("cpu_placement"),
         "load_generator": "separate process, asyncio + httptools HTTP/1.1 keep-alive client",
         "processes": "upstream, gateway and load generator each in their own process",
     }
@@ -638,6 +659,7 @@ def build_report(
         "gateway": gateway,
         "added_latency_ms": added,
         "gateway_cpu": gateway_cpu,
+        "cpu_placement": latency.get("cpu_placement"),
         "loadgen": {
             "cpu_share_max": max(direct["loadgen_cpu_share"], gateway["loadgen_cpu_share"]),
             "cpu_us_per_request_direct": direct["loadgen_cpu_us_per_request"],
@@ -695,6 +717,13 @@ def command(
             help="Gateway processes on the port for the latency phase (the extra ones gateway-only).",
         ),
     ] = 1,
+    pin_cpus: Annotated[
+        bool,
+        typer.Option(
+            "--pin-cpus/--no-pin-cpus",
+            help="Latency phase: the gateway on CPUs of its own, upstream and load generator on the rest.",
+        ),
+    ] = True,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="STIC_BENCH_API_KEY")] = None,
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Target requests per second.")] = 1000.0,
     round_s: Annotated[float, typer.Option("--round-s", min=0.1, help="Seconds per side per round.")] = 2.0,
@@ -739,6 +768,7 @@ def command(
         gateway_module=gateway_module,
         gateway_safety=gateway_safety,
         gateway_workers=gateway_workers,
+        pin_cpus=pin_cpus,
         api_key=api_key,
         rate=rate,
         round_s=round_s,

@@ -6,11 +6,7 @@ number of configured services and routes; tenants are not a label.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
-
 from prometheus_client import Counter, Histogram
-from prometheus_client.metrics import MetricWrapperBase
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -41,12 +37,3 @@ RETRIES = Counter(
     "Requests retried on another replica before the first byte, by model.",
     ["model"],
 )
-
-
-@lru_cache(maxsize=8192)
-def child(metric: MetricWrapperBase, *values: str) -> Any:
-    """``metric.labels(*values)``, looked up once per label set (each lookup locks and hashes).
-
-    For metrics whose children are never removed (every metric of this module).
-    """
-    return metric.labels(*values)

@@ -25,7 +25,7 @@ from inference.gateway.errors import OpenAIError, from_platform_error, invalid, 
 from inference.gateway.fastpath import EventStreamResponse
 from inference.gateway.forwarding import OpenedStream, forward, open_stream
 from inference.gateway.limits import Lease, LimitsCache, RateLimiter, RateLimitExceeded
-from inference.gateway.metrics import LATENCY, REQUESTS, TOKENS, TTFT, child
+from inference.gateway.metrics import LATENCY, REQUESTS, TOKENS, TTFT
 from inference.gateway.principals import PrincipalCache
 from inference.gateway.relay import StreamRelay
 from inference.gateway.requestlog import RequestLogSink, RequestRecord
@@ -38,6 +38,7 @@ from inference.gateway.upstream import UpstreamPool
 from services.kernel.auth import Principal
 from services.kernel.db import Database
 from services.kernel.errors import STICError
+from services.kernel.metrics import labelled
 
 DEFAULT_OUTPUT_ESTIMATE = 256
 
@@ -285,14 +286,14 @@ async def finish(runtime: GatewayRuntime, exchange: Exchange) -> None:
         await exchange.lease.release(used_tokens=exchange.prompt_tokens + exchange.completion_tokens)
     model = exchange.model or "-"
     operation = exchange.operation.value
-    child(REQUESTS, model, operation, str(exchange.status_code)).inc()
-    child(LATENCY, model, operation).observe(time.perf_counter() - exchange.started)
+    labelled(REQUESTS, model, operation, str(exchange.status_code)).inc()
+    labelled(LATENCY, model, operation).observe(time.perf_counter() - exchange.started)
     if exchange.ttft_s is not None:
-        child(TTFT, model).observe(exchange.ttft_s)
+        labelled(TTFT, model).observe(exchange.ttft_s)
     if exchange.prompt_tokens:
-        child(TOKENS, model, "prompt").inc(exchange.prompt_tokens)
+        labelled(TOKENS, model, "prompt").inc(exchange.prompt_tokens)
     if exchange.completion_tokens:
-        child(TOKENS, model, "completion").inc(exchange.completion_tokens)
+        labelled(TOKENS, model, "completion").inc(exchange.completion_tokens)
     record = _record(exchange)
     if runtime.logs is not None and record is not None:
         runtime.logs.submit(record)

@@ -59,23 +59,31 @@ def _sqlite_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+async def prepare_writer_connection(conn: AsyncConnection, *, sqlite_fsync: bool = True) -> None:
+    """Set up a connection the writer keeps for its batches (once, not per batch).
+
+    On SQLite, ``sqlite_fsync`` sets ``PRAGMA synchronous=FULL`` (WAL fsync at every commit, so a
+    power loss cannot lose an acknowledged entry). Other databases need nothing.
+    """
+    if sqlite_fsync and conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite":
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute("PRAGMA synchronous=FULL")
+
+
 async def write_batch(
     conn: AsyncConnection,
     *,
     entries: Sequence[tuple[Any, ...]],
     nodes: Sequence[tuple[int, int, bytes]],
-    sqlite_fsync: bool = True,
 ) -> None:
     """Insert ``entries`` (tuples in :data:`ENTRY_COLUMNS` order) and ``nodes`` and commit.
-
-    ``sqlite_fsync`` sets ``PRAGMA synchronous=FULL`` on the connection first (WAL fsync at
-    every commit, so a power loss cannot lose an acknowledged entry).
 
     Raises :class:`AuditWriteError` (e.g. a unique violation when another writer got there
     first); nothing is committed then.
     """
     try:
-        await _write_batch(conn, entries=entries, nodes=nodes, sqlite_fsync=sqlite_fsync)
+        await _write_batch(conn, entries=entries, nodes=nodes)
     except AuditWriteError:
         raise
     except Exception as exc:
@@ -87,7 +95,6 @@ async def _write_batch(
     *,
     entries: Sequence[tuple[Any, ...]],
     nodes: Sequence[tuple[int, int, bytes]],
-    sqlite_fsync: bool,
 ) -> None:
     dialect = conn.dialect.name
     driver = conn.dialect.driver
@@ -96,8 +103,6 @@ async def _write_batch(
         assert raw is not None
         placeholders = ",".join("?" * len(ENTRY_COLUMNS))
         insert_entries = f"INSERT INTO {ENTRIES_TABLE} ({','.join(ENTRY_COLUMNS)}) VALUES ({placeholders})"
-        if sqlite_fsync:
-            await raw.execute("PRAGMA synchronous=FULL")
         try:
             await raw.executemany(
                 insert_entries,

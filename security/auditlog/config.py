@@ -27,6 +27,9 @@ class AuditSettings(BaseSettings):
     origin: str = Field(default="stic.audit/v1", min_length=1)
     batch_max: int = Field(default=2000, ge=1)
     batch_wait_ms: float = Field(default=2.0, ge=0)
+    busy_batch_interval_ms: float = Field(
+        default=10.0, ge=0, description="Under load, the least time between the starts of two batches."
+    )
     checkpoint_every: int = Field(default=10_000, ge=1)
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
 
@@ -36,6 +39,7 @@ class AuditSettings(BaseSettings):
             origin=self.origin,
             batch_max=self.batch_max,
             batch_wait=self.batch_wait_ms / 1000,
+            busy_batch_interval=self.busy_batch_interval_ms / 1000,
             checkpoint_every=self.checkpoint_every,
             checkpoint_interval=self.checkpoint_interval_s,
         )

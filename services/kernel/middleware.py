@@ -12,7 +12,6 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,16 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.kernel.audit import MUTATING_METHODS, AuditEvent, AuditSink
 from services.kernel.errors import error_body
 from services.kernel.logging import request_id_var
-from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, labelled
 
 REQUEST_ID_HEADER = b"x-request-id"
 access_log = logging.getLogger("stic.access")
-
-
-@lru_cache(maxsize=8192)
-def _child(metric: Any, *values: str) -> Any:
-    """``metric.labels(*values)`` looked up once per label set (route templates bound the sets)."""
-    return metric.labels(*values)
 
 
 class _BodyTooLarge(Exception):
@@ -179,8 +172,8 @@ class PlatformMiddleware:
         method = scope["method"]
         route = _route_template(scope)
         elapsed = time.perf_counter() - started
-        _child(HTTP_REQUESTS, self.service, method, route, str(status)).inc()
-        _child(HTTP_LATENCY, self.service, method, route).observe(elapsed)
+        labelled(HTTP_REQUESTS, self.service, method, route, str(status)).inc()
+        labelled(HTTP_LATENCY, self.service, method, route).observe(elapsed)
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
         if access_log.isEnabledFor(logging.INFO):

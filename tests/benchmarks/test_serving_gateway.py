@@ -17,6 +17,7 @@ from benchmarks.serving.gateway import GatewayBenchConfig, command, run_gateway_
 from benchmarks.serving.gatewayproc import load_factory
 from benchmarks.serving.loadgen import peak_streaming
 from benchmarks.serving.metrics import RequestOutcome
+from benchmarks.serving.placement import Placement, plan
 
 PROXY = "tests.benchmarks.test_serving_gateway:make_proxy"
 REPO = Path(__file__).resolve().parents[2]
@@ -253,6 +254,7 @@ async def test_gateway_bench_against_the_shipped_gateway_with_encryption(tmp_pat
     assert report["streams"] is None
     assert report["gateway_cpu"]["processes"] == 1 and report["gateway_cpu"]["ms_per_request"] > 0
     assert "gateway_cpu_per_request" in metrics
+    assert report["cpu_placement"] == _expected_placement(1)
 
 
 async def test_gateway_bench_with_two_gateway_processes(tmp_path: Path) -> None:
@@ -272,3 +274,9 @@ async def test_gateway_bench_with_two_gateway_processes(tmp_path: Path) -> None:
     assert report["gateway"]["ok"] == report["gateway"]["requests"] == 10
     assert report["gateway_cpu"]["processes"] == 2
     assert report["results"][0]["environment"]["gateway_workers"] == 2
+    assert report["cpu_placement"] == _expected_placement(2)
+
+
+def _expected_placement(gateway_processes: int) -> dict[str, object]:
+    planned = plan(gateway_processes)
+    return planned.as_dict() if isinstance(planned, Placement) else {"pinned": False, "reason": planned}

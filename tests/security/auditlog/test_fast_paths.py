@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -131,6 +132,54 @@ async def test_an_idle_writer_splits_a_backlog_in_two(database: Database) -> Non
         sizes = [int(count) for _, count in rows]
     assert sizes[0] == backlog // 2
     assert sum(sizes) == backlog and len(sizes) >= 2
+
+
+async def test_under_load_batches_start_a_busy_interval_apart(database: Database) -> None:
+    """Several callers at once: the writer takes a batch at most every ``busy_batch_interval``."""
+    interval = 0.05
+    taken_at: list[float] = []
+
+    def clock() -> datetime:
+        taken_at.append(time.monotonic())  # the sequencer reads its clock once per batch
+        return BASE_TIME + timedelta(seconds=len(taken_at))
+
+    log = AuditLog(
+        database=database,
+        signer=None,
+        config=make_config(batch_wait=0.001, busy_batch_interval=interval),
+        clock=clock,
+    )
+    await log.start()
+
+    async def producer(first: int) -> None:
+        for i in range(first, first + 12):
+            await log.append(build_record(i))
+
+    await asyncio.gather(*(producer(p * 100) for p in range(8)))
+    await log.close()
+    async with database.sessionmaker() as session:
+        rows = await session.execute(
+            text("SELECT integrated_at, count(*) FROM audit_log_entries GROUP BY integrated_at ORDER BY 1")
+        )
+        sizes = [int(count) for _, count in rows]
+    assert sum(sizes) == 96 and len(sizes) == len(taken_at)
+    gaps = [b - a for a, b, size in zip(taken_at, taken_at[1:], sizes, strict=False) if size > 1]
+    assert gaps, f"no batch held more than one record: {sizes}"
+    assert min(gaps) >= interval - 0.001, (sizes, gaps)
+
+
+async def test_a_lone_caller_is_not_held_by_the_busy_interval(database: Database) -> None:
+    """One record at a time: each batch waits ``batch_wait`` only, not the (here huge) busy interval."""
+    log = AuditLog(
+        database=database, signer=None, config=make_config(batch_wait=0.001, busy_batch_interval=60.0)
+    )
+    await log.start()
+    try:
+        for i in range(5):
+            appended = await asyncio.wait_for(log.append(build_record(i)), timeout=10.0)
+            assert appended.index == i
+    finally:
+        await log.close()
 
 
 async def test_the_writer_survives_its_kept_connection_being_killed(postgres_database: str) -> None:
