@@ -28,7 +28,13 @@ import httpx
 import uvicorn
 
 from inference.gateway.settings import GatewaySettings
-from inference.gateway.workers import WorkerPidMiddleware, reuse_port_socket, start_workers, stop_workers
+from inference.gateway.workers import (
+    WorkerPidMiddleware,
+    reuse_port_socket,
+    start_serving,
+    start_workers,
+    stop_workers,
+)
 from services.allinone import create_app
 from services.kernel.logging import configure_logging
 from services.kernel.settings import Settings
@@ -100,11 +106,9 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False, backlog=4096)
     )
-    serving = asyncio.create_task(server.serve(sockets=sockets))
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
+    serving = await start_serving(server, sockets)
+    if serving is None:
+        raise RuntimeError(f"the gateway stopped before it served on port {args.port}")
     info = await _setup(
         f"http://127.0.0.1:{args.port}",
         key_file.read_text().strip(),

@@ -152,6 +152,22 @@ def stop_workers(processes: list[subprocess.Popen[bytes]], *, timeout_s: float =
             process.wait(timeout=timeout_s)
 
 
+async def start_serving(
+    server: uvicorn.Server, sockets: list[socket.socket] | None
+) -> asyncio.Task[None] | None:
+    """Start ``server`` (on ``sockets``, or its configured host and port); its task once it serves.
+
+    A start-up that fails raises here; a server that stopped before it started gives ``None``.
+    """
+    serving = asyncio.create_task(server.serve(sockets=sockets))
+    while not server.started:
+        if serving.done():
+            serving.result()
+            return None
+        await asyncio.sleep(0.05)
+    return serving
+
+
 async def serve_with_workers(app: ASGIApp, *, host: str, port: int, workers: int) -> None:
     """Serve ``app`` (the whole platform) on ``host:port`` and run ``workers - 1`` gateway workers beside it.
 
@@ -162,12 +178,9 @@ async def serve_with_workers(app: ASGIApp, *, host: str, port: int, workers: int
     """
     sock = reuse_port_socket(host, port)
     server = _uvicorn(WorkerPidMiddleware(app))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.05)
+    serving = await start_serving(server, [sock])
+    if serving is None:
+        return
     processes = await asyncio.to_thread(start_workers, workers - 1, host=host, port=port)
     try:
         await serving
@@ -187,12 +200,9 @@ async def _serve_worker(host: str, port: int) -> None:
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     sock = reuse_port_socket(host, port)
     server = _uvicorn(WorkerPidMiddleware(create_worker_app(settings)))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.05)
+    serving = await start_serving(server, [sock])
+    if serving is None:
+        return
     sys.stdout.write(json.dumps({"worker": os.getpid(), "host": host, "port": port}) + "\n")
     sys.stdout.flush()
     parent = os.getppid()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from typing import cast
 
@@ -91,6 +92,7 @@ class H2Connection(asyncio.Protocol):
         self.error: UpstreamError | None = None
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._bodies: dict[int, memoryview] = {}  # request bodies waiting for flow-control window
+        self.idle_since: float | None = time.monotonic()  # when the last stream ended; None while busy
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -124,6 +126,7 @@ class H2Connection(asyncio.Protocol):
             raise UpstreamError(f"cannot send the request over h2c: {exc}") from None
         stream = H2Stream(stream_id)
         self.streams[stream_id] = stream
+        self.idle_since = None
         if body:
             self._bodies[stream_id] = memoryview(body)
             self._send_bodies()
@@ -160,6 +163,8 @@ class H2Connection(asyncio.Protocol):
         """The consumer is done with ``stream``: reset it if the upstream has not finished it."""
         if self.streams.pop(stream.id, None) is None:
             return
+        if not self.streams:
+            self.idle_since = time.monotonic()
         unsent = self._bodies.pop(stream.id, None) is not None
         self._ack(stream)
         if (unsent or not stream.complete) and not self.lost and self.error is None:

@@ -9,6 +9,12 @@ within the connect timeout. It returns once the response's status and headers ar
 :class:`H2Response` with the same surface as
 :class:`~inference.gateway.upstream.pool.UpstreamHTTPResponse`.
 
+Connections opened for a burst do not stay for ever: when a request picks a connection, every
+other connection to that upstream that has carried no stream for ``idle_timeout_s`` is closed (a
+GOAWAY-free close of an idle socket; the first usable connection always stays). After 10,000
+streams over 40 connections, the next requests after the timeout bring it back to the few the
+traffic needs. An upstream that gets no request at all keeps its connections until it closes them.
+
 A request on an existing connection that the upstream closed or sent GOAWAY on before answering
 is sent once more on a fresh connection (the upstream never processed it); any other failure is
 an :class:`UpstreamError` as with HTTP/1.1. The in-flight limit (``max_connections``) is applied
@@ -18,6 +24,7 @@ by :class:`~inference.gateway.upstream.pool.UpstreamPool`, which owns this pool.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 
@@ -77,9 +84,14 @@ class H2Response:
 class H2Pool:
     """h2c connections per upstream ``host:port``; see the module docstring."""
 
-    def __init__(self, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 300.0) -> None:
+    def __init__(
+        self, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 300.0, idle_timeout_s: float = 30.0
+    ) -> None:
+        if idle_timeout_s < 0:
+            raise ValueError("idle_timeout_s must not be negative")
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
+        self.idle_timeout_s = idle_timeout_s
         self._conns: defaultdict[Address, list[H2Connection]] = defaultdict(list)
         self._connecting: dict[Address, asyncio.Future[None]] = {}
         self._closed = False
@@ -130,6 +142,7 @@ class H2Pool:
         while True:
             conns = self._conns[address]
             conns[:] = [conn for conn in conns if not conn.lost and not conn.goaway]
+            self._close_idle_surplus(conns)
             if not fresh_only:
                 for conn in conns:
                     if conn.usable and conn.capacity > 0:
@@ -153,6 +166,20 @@ class H2Pool:
                     done.set_result(None)  # connected, or cancelled: the waiters look again
             conns.append(conn)
             return conn, True
+
+    def _close_idle_surplus(self, conns: list[H2Connection]) -> None:
+        """Close (and drop from ``conns``) every connection but the first usable one that has been
+        idle for ``idle_timeout_s``."""
+        cutoff = time.monotonic() - self.idle_timeout_s
+        kept: list[H2Connection] = []
+        for conn in conns:
+            idle_since = conn.idle_since
+            if kept and conn.usable and idle_since is not None and idle_since <= cutoff:
+                conn.close()
+                continue
+            kept.append(conn)
+        if len(kept) != len(conns):
+            conns[:] = kept
 
     async def _connect(self, address: Address) -> H2Connection:
         loop = asyncio.get_running_loop()

@@ -116,6 +116,33 @@ async def test_a_full_connection_opens_another_at_the_peers_stream_limit() -> No
         await pool.aclose()
 
 
+async def test_connections_idle_after_a_burst_are_closed_but_busy_ones_stay() -> None:
+    with serve_h2c(H2cUpstream(chunk_delay_s=0.05, max_streams=10)) as state:
+        pool = UpstreamPool()
+        pool.h2.idle_timeout_s = 0.0  # every connection without a stream counts as idle at once
+        client = h2c_client(state.url, pool)
+        address = parse_api_base(state.url)[0]
+        streams = [
+            asyncio.create_task(_drain(client.stream_chat_completions({**CHAT, "max_tokens": 6})))
+            for _ in range(25)
+        ]
+        for _ in range(1000):
+            if pool.h2.stream_count(address) == 25:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.h2.connection_count(address) == 3
+        # a request while all three carry streams: none of them is idle, none is closed
+        assert await client.chat_completions(CHAT)
+        assert pool.h2.connection_count(address) == 3
+        await asyncio.gather(*streams)
+        assert pool.h2.stream_count(address) == 0
+        # the burst is over: the next request keeps one connection and closes the idle rest
+        assert await client.chat_completions(CHAT)
+        assert pool.h2.connection_count(address) == 1
+        assert len(state.clients) == 3  # nothing new was opened
+        await pool.aclose()
+
+
 async def _drain(chunks: AsyncIterator[bytes]) -> bytes:
     return b"".join([piece async for piece in chunks])
 
