@@ -10,12 +10,18 @@ connection-level window is sized for every stream's window at once).
 Failures keep the HTTP/1.1 client's meaning: :class:`UpstreamError` with ``received`` set once
 any byte of that stream's response arrived. A ``RST_STREAM`` from the upstream fails its stream;
 ``GOAWAY``, a protocol error or losing the socket fails every open stream on the connection.
+
+Liveness: :meth:`H2Connection.ping` sends a PING; a connection that does not answer within the
+given time is failed like a lost one (streams that had no response byte fail retryably) and
+closed, so a silently dropped connection (a NAT or firewall that forgot it) costs seconds, not
+the read timeout of every stream put on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import deque
 from typing import cast
@@ -93,6 +99,8 @@ class H2Connection(asyncio.Protocol):
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._bodies: dict[int, memoryview] = {}  # request bodies waiting for flow-control window
         self.idle_since: float | None = time.monotonic()  # when the last stream ended; None while busy
+        self.last_heard = time.monotonic()  # when the upstream last sent anything
+        self._ping_timer: asyncio.TimerHandle | None = None  # an unanswered PING's deadline
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -172,6 +180,15 @@ class H2Connection(asyncio.Protocol):
                 self.h2.reset_stream(stream.id, error_code=CANCEL)
             self._flush()
 
+    def ping(self, timeout_s: float) -> None:
+        """Send a PING (unless one is unanswered); fail and close the connection if no answer comes
+        within ``timeout_s``."""
+        if self._ping_timer is not None or not self.usable:
+            return
+        self.h2.ping(os.urandom(8))
+        self._flush()
+        self._ping_timer = asyncio.get_running_loop().call_later(timeout_s, self._ping_unanswered, timeout_s)
+
     def close(self) -> None:
         """Close the socket (every open stream fails)."""
         if self.transport is not None:
@@ -194,6 +211,7 @@ class H2Connection(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        self.last_heard = time.monotonic()
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -207,6 +225,9 @@ class H2Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
         detail = f": {exc}" if exc else ""
         self._fail_all(f"upstream closed the h2c connection{detail}")
         if not self.settled.done():
@@ -251,6 +272,10 @@ class H2Connection(asyncio.Protocol):
             self._send_bodies()
             if isinstance(event, h2.events.RemoteSettingsChanged) and not self.settled.done():
                 self.settled.set_result(None)
+        elif isinstance(event, h2.events.PingAckReceived):
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
+                self._ping_timer = None
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = True
             self._fail_all(
@@ -304,6 +329,11 @@ class H2Connection(asyncio.Protocol):
     def _time_out(self, stream: H2Stream, waiter: asyncio.Future[None], timeout_s: float) -> None:
         if not waiter.done():
             stream.fail(UpstreamTimeout(f"no data from upstream for {timeout_s} s", received=stream.received))
+
+    def _ping_unanswered(self, timeout_s: float) -> None:
+        self._ping_timer = None
+        self._fail_all(f"h2c connection did not answer a PING within {timeout_s} s")
+        self.close()
 
     def _fail_all(self, message: str) -> None:
         if self.error is None:

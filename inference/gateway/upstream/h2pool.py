@@ -15,6 +15,11 @@ GOAWAY-free close of an idle socket; the first usable connection always stays). 
 streams over 40 connections, the next requests after the timeout bring it back to the few the
 traffic needs. An upstream that gets no request at all keeps its connections until it closes them.
 
+A connection the upstream has sent nothing on for ``keepalive_s`` is PINGed when a request is put
+on it; one that does not answer within ``ping_timeout_s`` is failed and closed (see
+:meth:`~inference.gateway.upstream.h2connection.H2Connection.ping`), and that request is sent again
+on a fresh connection like any other that got no response byte.
+
 A request on an existing connection that the upstream closed or sent GOAWAY on before answering
 is sent once more on a fresh connection (the upstream never processed it); any other failure is
 an :class:`UpstreamError` as with HTTP/1.1. The in-flight limit (``max_connections``) is applied
@@ -85,13 +90,21 @@ class H2Pool:
     """h2c connections per upstream ``host:port``; see the module docstring."""
 
     def __init__(
-        self, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 300.0, idle_timeout_s: float = 30.0
+        self,
+        *,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 300.0,
+        idle_timeout_s: float = 30.0,
+        keepalive_s: float = 10.0,
+        ping_timeout_s: float = 5.0,
     ) -> None:
-        if idle_timeout_s < 0:
-            raise ValueError("idle_timeout_s must not be negative")
+        if min(idle_timeout_s, keepalive_s) < 0 or ping_timeout_s <= 0:
+            raise ValueError("idle_timeout_s and keepalive_s must not be negative, ping_timeout_s positive")
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.idle_timeout_s = idle_timeout_s
+        self.keepalive_s = keepalive_s
+        self.ping_timeout_s = ping_timeout_s
         self._conns: defaultdict[Address, list[H2Connection]] = defaultdict(list)
         self._connecting: dict[Address, asyncio.Future[None]] = {}
         self._closed = False
@@ -146,6 +159,8 @@ class H2Pool:
             if not fresh_only:
                 for conn in conns:
                     if conn.usable and conn.capacity > 0:
+                        if time.monotonic() - conn.last_heard > self.keepalive_s:
+                            conn.ping(self.ping_timeout_s)
                         return conn, False
             pending = self._connecting.get(address)
             if pending is not None:

@@ -203,6 +203,68 @@ async def test_a_server_that_never_sends_its_settings_times_out_on_connect() -> 
         server.close()
 
 
+async def test_a_live_connection_answers_the_keepalive_ping_and_stays() -> None:
+    with serve_h2c(H2cUpstream()) as state:
+        pool = UpstreamPool()
+        pool.h2.keepalive_s = 0.0  # every reuse sends a PING
+        pool.h2.ping_timeout_s = 2.0
+        client = h2c_client(state.url, pool)
+        for _ in range(5):
+            assert await client.chat_completions(CHAT)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.5)  # past the PING deadline: an unanswered PING would have closed it
+        assert pool.h2.connection_count(parse_api_base(state.url)[0]) == 1
+        assert await client.chat_completions(CHAT)
+        assert len(state.clients) == 1
+        await pool.aclose()
+
+
+async def test_a_connection_that_goes_silent_fails_its_ping_and_the_request_moves_on() -> None:
+    """A black-holed connection (no FIN, no RST) is found by PING, not by the 300 s read timeout."""
+    connections = 0
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        silent_after_one = connections == 1
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        answered = 0
+        try:
+            while data := await reader.read(65536):
+                if silent_after_one and answered:
+                    continue  # black hole: read everything, answer nothing (not even PINGs)
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.StreamEnded):
+                        body = json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode()
+                        conn.send_headers(event.stream_id, [(b":status", b"200")])
+                        conn.send_data(event.stream_id, body, end_stream=True)
+                        answered += 1
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        except (ConnectionError, h2.exceptions.ProtocolError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        pool = UpstreamPool(read_timeout_s=60.0)
+        pool.h2.keepalive_s = 0.0
+        pool.h2.ping_timeout_s = 0.3
+        client = h2c_client(f"http://127.0.0.1:{port}/v1", pool)
+        assert await client.chat_completions(CHAT)
+        # the first connection is now a black hole: without the PING this waits the 60 s read timeout
+        assert await asyncio.wait_for(client.chat_completions(CHAT), timeout=10.0)
+        assert connections == 2
+        assert pool.h2.connection_count(("127.0.0.1", port)) == 1
+        await pool.aclose()
+    finally:
+        server.close()
+
+
 # --- a scripted h2c server ----------------------------------------------------------------------
 
 Flush = Callable[[], Awaitable[None]]
