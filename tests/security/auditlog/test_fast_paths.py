@@ -22,6 +22,7 @@ from sqlalchemy import text
 from security.auditlog import merkle
 from security.auditlog.bulk import _sqlite_rows
 from security.auditlog.canonical import NonCanonicalValue, canonical_json
+from security.auditlog.config import AuditSettings
 from security.auditlog.log import SPLIT_MIN, AuditLog
 from security.auditlog.records import AuditRecord, leaf_entries, leaf_entry
 from security.crypto import sm3_digest
@@ -205,3 +206,14 @@ async def test_the_writer_survives_its_kept_connection_being_killed(postgres_dat
     finally:
         await log.close()
         await database.dispose()
+
+
+def test_the_batching_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STIC_AUDIT_BATCH_WAIT_MS", "3")
+    monkeypatch.setenv("STIC_AUDIT_BUSY_BATCH_INTERVAL_MS", "25")
+    config = AuditSettings().log_config()
+    assert config.batch_wait == pytest.approx(0.003)
+    assert config.busy_batch_interval == pytest.approx(0.025)
+    assert AuditSettings(busy_batch_interval_ms=0).log_config().busy_batch_interval == 0
+    with pytest.raises(ValueError, match="busy_batch_interval"):
+        make_config(busy_batch_interval=-1.0)
