@@ -138,7 +138,21 @@ async def fail_interrupted_runs(app: FastAPI) -> None:
         )
 
 
-async def cancel_running(app: FastAPI) -> None:
-    """On shutdown: cancel a run in progress (it will be marked failed on the next start)."""
-    for task in list(app.state.assessment_tasks):
+SHUTDOWN_GRACE_S = 15.0
+
+
+async def cancel_running(app: FastAPI, *, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """On shutdown: cancel a run in progress and wait (up to ``grace_s``) until it has unwound.
+
+    The run's probes are requests into this app with database sessions open; the database is
+    closed after the shutdown hooks, and a session still closing then waited for ever on a
+    connection whose worker had stopped (a hung shutdown). The run is marked failed on the next
+    start.
+    """
+    running = [task for task in app.state.assessment_tasks if not task.done()]
+    for task in running:
         task.cancel()
+    if running:
+        _done, pending = await asyncio.wait(running, timeout=grace_s)
+        if pending:
+            log.warning("assessment run still unwinding at shutdown", extra={"tasks": len(pending)})

@@ -74,3 +74,17 @@ async def test_a_run_interrupted_by_a_restart_is_marked_failed(
     await fail_interrupted_runs(platform_app)  # what the next start-up does
     run = await ok(await admin_client.get(f"/v1/assessment/runs/{started['id']}"))
     assert run["status"] == "failed" and "restarted" in run["error"]
+
+
+async def test_shutdown_waits_for_a_cancelled_run_to_unwind(
+    admin_client: httpx.AsyncClient, platform_app: FastAPI
+) -> None:
+    """A run in flight at shutdown is cancelled and has finished unwinding before the database closes."""
+    from services.assessment.service import cancel_running
+
+    await ok(await admin_client.post("/v1/assessment/runs", json={}), 202)
+    tasks = list(platform_app.state.assessment_tasks)
+    assert tasks and not any(task.done() for task in tasks)
+    await asyncio.sleep(0.5)  # let the probes get going (requests and sessions in flight)
+    await cancel_running(platform_app)
+    assert all(task.done() for task in tasks)
