@@ -79,8 +79,7 @@ def pin_process(pid: int, cpus: Iterable[int]) -> None:
     A thread that exits meanwhile is skipped; a process that is gone raises ``ProcessLookupError``.
     """
     mask = set(cpus)
-    threads = _thread_ids(pid)
-    for tid in threads:
+    for tid in _thread_ids(pid):
         try:
             os.sched_setaffinity(tid, mask)
         except ProcessLookupError:

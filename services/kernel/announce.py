@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import IO, Any
+from typing import IO
 
 
-def first_line(stream: IO[bytes], *, log: Any | None, timeout_s: float) -> bytes:
+def first_line(stream: IO[bytes], *, log: IO[bytes] | None, timeout_s: float) -> bytes:
     """The first line ``stream`` yields within ``timeout_s`` (``b""`` if it ends or stays silent).
 
     A daemon thread keeps reading: every later line goes to ``log`` (a binary file, or dropped

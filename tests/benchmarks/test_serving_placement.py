@@ -57,10 +57,8 @@ def test_pinning_a_process_covers_every_thread_it_already_runs() -> None:
 def test_clients_pinned_moves_this_process_and_its_new_children_then_restores() -> None:
     available = usable_cpus()
     assert available is not None
-    if len(available) < 2:
-        pytest.skip("one usable CPU: no placement is possible")  # CI and these machines have two or more
-    placement = plan(1, cpus=available)
-    assert isinstance(placement, Placement)
+    # only the client CPUs matter here; one CPU is enough to check the move and the restore
+    placement = Placement(gateway_cpus=frozenset(), client_cpus=frozenset({max(available)}))
     before = os.sched_getaffinity(0)
     with clients_pinned(placement):
         assert os.sched_getaffinity(0) == placement.client_cpus

@@ -11,7 +11,7 @@ within the connect timeout. It returns once the response's status and headers ar
 
 Connections opened for a burst do not stay for ever: when a request picks a connection, every
 other connection to that upstream that has carried no stream for ``idle_timeout_s`` is closed (a
-GOAWAY-free close of an idle socket; the first usable connection always stays). After 10,000
+GOAWAY-free close of an idle socket; the first connection always stays). After 10,000
 streams over 40 connections, the next requests after the timeout bring it back to the few the
 traffic needs. An upstream that gets no request at all keeps its connections until it closes them.
 
@@ -154,8 +154,7 @@ class H2Pool:
         """A connection with room for one more stream (opening one if needed), and whether it is new."""
         while True:
             conns = self._conns[address]
-            conns[:] = [conn for conn in conns if not conn.lost and not conn.goaway]
-            self._close_idle_surplus(conns)
+            self._prune(conns)
             if not fresh_only:
                 for conn in conns:
                     if conn.usable and conn.capacity > 0:
@@ -182,19 +181,19 @@ class H2Pool:
             conns.append(conn)
             return conn, True
 
-    def _close_idle_surplus(self, conns: list[H2Connection]) -> None:
-        """Close (and drop from ``conns``) every connection but the first usable one that has been
-        idle for ``idle_timeout_s``."""
+    def _prune(self, conns: list[H2Connection]) -> None:
+        """Drop lost and GOAWAY'd connections from ``conns``; close and drop every one after the
+        first that has carried no stream for ``idle_timeout_s``."""
         cutoff = time.monotonic() - self.idle_timeout_s
         kept: list[H2Connection] = []
         for conn in conns:
-            idle_since = conn.idle_since
-            if kept and conn.usable and idle_since is not None and idle_since <= cutoff:
+            if conn.lost or conn.goaway:
+                continue
+            if kept and conn.idle_since is not None and conn.idle_since <= cutoff:
                 conn.close()
                 continue
             kept.append(conn)
-        if len(kept) != len(conns):
-            conns[:] = kept
+        conns[:] = kept
 
     async def _connect(self, address: Address) -> H2Connection:
         loop = asyncio.get_running_loop()
