@@ -42,6 +42,8 @@ class MaskingPolicy:
     fields: Mapping[str, Strategy] = field(default_factory=lambda: dict(_DEFAULT_FIELDS))
     salt: bytes | None = None
     max_depth: int = 64
+    field_strategies: Mapping[str, Strategy] = field(init=False, repr=False, compare=False)
+    """``fields`` by lower-cased name, as :func:`mask_record` looks them up (derived, not passed)."""
 
     def __post_init__(self) -> None:
         for kind, strategy in self.kinds.items():
@@ -55,6 +57,8 @@ class MaskingPolicy:
             raise ValueError(f"a policy that hashes needs a salt of at least {SALT_MIN_BYTES} bytes")
         if self.max_depth < 1:
             raise ValueError(f"max_depth must be positive, got {self.max_depth}")
+        lowered = {name.lower(): Strategy(strategy) for name, strategy in self.fields.items()}
+        object.__setattr__(self, "field_strategies", lowered)
 
     def strategy_for(self, kind: PiiKind) -> Strategy:
         """The strategy for one PII kind (``mask`` when not configured)."""
@@ -95,7 +99,7 @@ def mask_record(record: Any, policy: MaskingPolicy) -> Any:
     number logged as a number) become the masked string; named fields follow
     ``policy.fields``. Raises ``ValueError`` past ``policy.max_depth`` levels of nesting.
     """
-    fields = {name.lower(): Strategy(strategy) for name, strategy in policy.fields.items()}
+    fields = policy.field_strategies
 
     def walk(value: Any, depth: int) -> Any:
         if depth > policy.max_depth:

@@ -174,8 +174,12 @@ DETECTORS: dict[PiiKind, Callable[[str, Regions | None], list[PiiSpan]]] = {
 
 def detect(text: str, kinds: Iterable[PiiKind] | None = None) -> list[PiiSpan]:
     """Run the detectors for ``kinds`` (all by default); non-overlapping spans sorted by start."""
-    wanted = set(DETECTORS) if kinds is None else {PiiKind(kind) for kind in kinds}
+    wanted = (
+        set(DETECTORS) if kinds is None else {kind if kind in DETECTORS else PiiKind(kind) for kind in kinds}
+    )
     regions = numeric_regions(text) if wanted - {PiiKind.EMAIL} else []
+    if not regions and "@" not in text:
+        return []  # every numeric kind lies inside a region, and an e-mail address needs an "@"
     kept: list[PiiSpan] = []
     for kind, detector in DETECTORS.items():
         if kind not in wanted:

@@ -137,7 +137,13 @@ def create_service_app(
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate service modules: {names}")
     title = title or ("STIC all-in-one" if len(modules) > 1 else f"STIC {modules[0].title}")
-    app = FastAPI(title=title, version=VERSION, lifespan=_lifespan(modules))
+    telemetry = settings.opentelemetry
+    app = FastAPI(
+        title=title,
+        version=VERSION,
+        lifespan=_lifespan(modules),
+        telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
+    )
     app.state.settings = settings
     app.state.database = Database(settings.database_url)
     app.state.audit = AuditHub(DatabaseAuditSink(app.state.database))

@@ -7,7 +7,7 @@ whole platform. Tenant-owned tables add :class:`TenantOwnedMixin`; repositories 
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +34,12 @@ def utcnow() -> datetime:
 
 
 def new_id(prefix: str) -> str:
-    """A new opaque resource id such as ``ten_5f3c...`` (prefix says the resource type)."""
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """A new opaque resource id such as ``ten_5f3c...`` (prefix says the resource type).
+
+    The part after the prefix is 128 random bits as 32 hex digits (``os.urandom``: a quarter of
+    the cost of formatting a ``uuid4``, which only fixes six of the bits).
+    """
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

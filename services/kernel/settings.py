@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry request spans, metrics and logs (sent where the OTel "
+        "providers or FASTAPI_OTEL_AUTO_CONFIGURE point); off, each request skips FastAPI's provider lookup",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (bytes)")
     max_upload_bytes: int = Field(
         default=104_857_600,

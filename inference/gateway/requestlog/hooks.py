@@ -13,7 +13,7 @@ from inference.gateway.requestlog.sink import RequestLogSink
 
 async def start_request_log(app: FastAPI) -> None:
     """Create and start ``app.state.inference_request_log``."""
-    sink = RequestLogSink(app.state.database.sessionmaker, secret_key=app.state.settings.secret_key)
+    sink = RequestLogSink(app.state.database.engine, secret_key=app.state.settings.secret_key)
     await sink.start()
     app.state.inference_request_log = sink
 

@@ -113,11 +113,19 @@ def redact(
     tenant_id: str,
     secret_key: str,
     bounds: LogBounds = LogBounds(),
+    body_chars: int | None = None,
 ) -> Redacted:
-    """The masked, bounded request body and response of one record of ``tenant_id``."""
+    """The masked, bounded request body and response of one record of ``tenant_id``.
+
+    ``body_chars``: the characters of all the body's strings together, when the caller counted
+    them; no longer than the pre-cut bound, no string needs cutting before masking.
+    """
     policy = _policy(secret_key, tenant_id)
+    pre_cut = bounds.pre_cut(bounds.max_string_chars)
+    if body_chars is None or body_chars > pre_cut:
+        request_body = _pre_cut(request_body, pre_cut)
     try:
-        masked = mask_json(_pre_cut(request_body, bounds.pre_cut(bounds.max_string_chars)), policy=policy)
+        masked = mask_json(request_body, policy=policy)
     except STICError:
         masked = {"_stic_unloggable": f"the body nests deeper than {policy.max_depth} levels"}
     body, truncated = _cut_strings(masked, bounds.max_string_chars)

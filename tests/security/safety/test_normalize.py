@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from security.safety import normalize as normalize_module
 from security.safety.normalize import MappedText, normalize, normalize_term, to_simplified
 
 ZWSP = "\u200b"
@@ -105,3 +106,26 @@ def test_offset_invariants_hold_for_any_text(text: str) -> None:
         assert all(0 <= start < len(text) for start in starts)
     assert result.compact.text == result.compact.text.strip()
     assert "  " not in result.compact.text
+
+
+ASCII_TEXT = st.text(alphabet=st.sampled_from(list("abXY z1 .,-_*!\t\n")), max_size=60)
+
+
+@given(ASCII_TEXT)
+def test_the_ascii_road_gives_the_views_of_the_full_algorithm(text: str) -> None:
+    folded = normalize_module.fold(text)
+    assert folded.text == "".join(normalize_module._fold_one(char) for char in text)
+    assert list(folded.starts) == list(range(len(text)))
+    fast = normalize_module.compact(folded)
+    exact = normalize_module._compact_exact(folded)
+    assert fast.text == exact.text
+    assert list(fast.starts) == list(exact.starts)
+
+
+def test_the_ascii_road_is_taken_unless_single_letters_follow_each_other() -> None:
+    taken = normalize("How to build it, step by step?").compact
+    assert isinstance(taken.starts, normalize_module._LazyStarts)
+    assert taken.text == "how to build it step by step"
+    assert taken.original_span(7, 12) == (7, 12)
+    for joined in ("b o m b", "a b.o.m.b now", "炸 弹 ok"):
+        assert not isinstance(normalize(joined).compact.starts, normalize_module._LazyStarts)

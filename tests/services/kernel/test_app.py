@@ -1,12 +1,15 @@
 """Cross-cutting behaviour of every app: health, readiness, index, metrics, errors, limits."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.kernel.db import Database
-from tests.conftest import client_for
+from services.kernel.settings import Settings
+from tests.conftest import TEST_SECRET, client_for
 from tests.services.builders import ok, unique
 
 
@@ -171,3 +174,37 @@ async def test_upload_routes_take_the_upload_limit_and_no_more() -> None:
 
         streamed = await client.post("/v1/files", content=chunks())
         assert streamed.status_code == 413 and streamed.json()["detail"]["limit_bytes"] == 4096
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_the_opentelemetry_setting_switches_fastapi_native_telemetry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    from opentelemetry import trace
+
+    from services.allinone import create_app
+
+    lookups: list[int] = []
+    real_lookup = trace.get_tracer_provider
+
+    def counted_lookup() -> trace.TracerProvider:
+        lookups.append(1)
+        return real_lookup()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted_lookup)
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'stic.db'}",
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path,
+        run_migrations=False,
+        opentelemetry=enabled,
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await app.state.database.dispose()
+    # off: FastAPI does not even look for a tracer provider on a request; on: it does
+    assert bool(lookups) is enabled

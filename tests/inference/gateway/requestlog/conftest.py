@@ -35,7 +35,7 @@ async def logs_app(platform_db: PlatformDB) -> AsyncIterator[tuple[FastAPI, http
 
 def make_sink(app: FastAPI, **options: Any) -> RequestLogSink:
     """A sink writing to the app's database with the test deployment's secret."""
-    return RequestLogSink(app.state.database.sessionmaker, secret_key=TEST_SECRET, **options)
+    return RequestLogSink(app.state.database.engine, secret_key=TEST_SECRET, **options)
 
 
 def record(tenant_id: str, n: int = 0, **fields: Any) -> RequestRecord:

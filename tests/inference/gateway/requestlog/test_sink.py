@@ -121,7 +121,7 @@ async def test_flush_waits_for_the_writer(logs_app: tuple[FastAPI, httpx.AsyncCl
 
 async def test_a_failed_batch_is_counted_and_the_writer_goes_on(tmp_path: Path) -> None:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'no-tables.db'}")  # never migrated
-    sink = RequestLogSink(database.sessionmaker, secret_key=TEST_SECRET, retry_delay_s=0.0)
+    sink = RequestLogSink(database.engine, secret_key=TEST_SECRET, retry_delay_s=0.0)
     errors = WRITE_ERRORS._value.get()
     await sink.start()
     sink.submit(record("ten_x", 0))
