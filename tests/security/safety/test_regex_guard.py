@@ -105,3 +105,23 @@ def test_an_exemption_over_budget_is_not_granted(builder: Any) -> None:
 
 def test_parse_pack_still_accepts_the_demo_pack() -> None:
     assert parse_pack(yaml.safe_load(DEMO_PACK.read_text(encoding="utf-8"))).id
+
+
+def test_matching_keeps_the_gil() -> None:
+    # regex releases the GIL for a match on a str unless told not to; getting it back behind a
+    # busy thread cost the gateway's event loop far more than the match itself
+    seen: list[object] = []
+
+    class Recording:
+        def search(self, text: str, **options: object) -> None:
+            seen.append(options.get("concurrent", "released"))
+
+        def finditer(self, text: str, **options: object) -> list[object]:
+            seen.append(options.get("concurrent", "released"))
+            return []
+
+    guarded = GuardedRegex("x", rule="r")
+    object.__setattr__(guarded, "_compiled", Recording())
+    guarded.search("text")
+    list(guarded.finditer("text"))
+    assert seen == [False, False]
