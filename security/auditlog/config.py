@@ -28,7 +28,7 @@ class AuditSettings(BaseSettings):
     batch_max: int = Field(default=2000, ge=1)
     batch_wait_ms: float = Field(default=2.0, ge=0)
     busy_batch_interval_ms: float = Field(
-        default=10.0, ge=0, description="Under load, the least time between the starts of two batches."
+        default=25.0, ge=0, description="Under load, the least time between the starts of two batches."
     )
     checkpoint_every: int = Field(default=10_000, ge=1)
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
