@@ -152,6 +152,9 @@ def _keyword_matches(norm: Normalized, pack: CompiledPack, direction: Direction)
 
 def _regex_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -> Iterable[Match]:
     folded = norm.folded
+    literals = pack.regex_literals
+    if literals is not None and not any(literal in folded.text for literal in literals):
+        return  # every rule needs one of these strings somewhere
     prefilter = pack.regex_prefilter
     if prefilter is not None:
         try:

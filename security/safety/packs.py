@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from security.safety.keywords import DEFAULT_BACKEND, KeywordMatcher, build_matcher
 from security.safety.normalize import normalize_term
-from security.safety.regex_guard import GuardedRegex, union_prefilter
+from security.safety.regex_guard import GuardedRegex, literal_gate, union_prefilter
 from security.safety.rules import Category, Direction, PackValidationError, RulePack
 
 
@@ -48,6 +48,8 @@ class CompiledPack:
     max_term_length: int  # in characters of the compact view
     # matches wherever any rule of ``regexes`` does; no match → no rule needs to run (None: run all)
     regex_prefilter: GuardedRegex | None = None
+    # one of these strings occurs wherever any rule of ``regexes`` matches (None: not known)
+    regex_literals: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -106,6 +108,7 @@ def compile_pack(pack: RulePack, *, backend: str = DEFAULT_BACKEND) -> CompiledP
         regexes=regexes,
         max_term_length=max((len(term.text) for term in terms), default=0),
         regex_prefilter=union_prefilter([rule.pattern.pattern for rule in regexes]),
+        regex_literals=literal_gate([rule.pattern.pattern for rule in regexes]),
     )
 
 

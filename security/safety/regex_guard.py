@@ -169,6 +169,69 @@ class GuardedRegex:
             raise RegexBudgetExceeded(self.rule, self.budget_s) from None
 
 
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Strings one of which occurs in every match of ``pattern``, or ``None`` when none are known.
+
+    Read off the ``re`` parse tree: a run of literal characters in a sequence is required; so is
+    what a group, a repeat of at least one, or every branch of an alternation requires (for an
+    alternation, the union). Of a sequence's required sets the one with the longest shortest
+    string is kept. Case-insensitive parts, lookarounds and anything ``re`` cannot parse give
+    nothing, so the answer errs towards ``None`` (the rule has to run).
+    """
+    try:
+        parsed = _parse.parse(pattern)
+    except Exception:
+        return None
+    if parsed.state.flags & _sre.SRE_FLAG_IGNORECASE:
+        return None
+    return _required(parsed)
+
+
+def _required(node: Any) -> frozenset[str] | None:
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in _items(node):
+        if op is _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset(["".join(run)]))
+            run = []
+        found: frozenset[str] | None = None
+        if op is _sre.SUBPATTERN and not av[1] & _sre.SRE_FLAG_IGNORECASE:
+            found = _required(av[3])
+        elif op is _sre.ATOMIC_GROUP:
+            found = _required(av)
+        elif op in _REPEATS or op is _sre.POSSESSIVE_REPEAT:
+            found = _required(av[2]) if av[0] >= 1 else None
+        elif op is _sre.BRANCH:
+            alternatives = [_required(branch) for branch in av[1]]
+            if all(alternative is not None for alternative in alternatives):
+                found = frozenset().union(*alternatives)  # type: ignore[arg-type]
+        if found:
+            candidates.append(found)
+    if run:
+        candidates.append(frozenset(["".join(run)]))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda strings: (min(map(len, strings)), -len(strings)))
+
+
+def literal_gate(patterns: list[str]) -> tuple[str, ...] | None:
+    """Strings one of which occurs wherever any of ``patterns`` matches (``None``: not known).
+
+    A text containing none of them needs no regex run at all — an ``in`` test per string is far
+    cheaper than even a failing search of the union, whose tables are cold in a busy server.
+    """
+    gate: set[str] = set()
+    for pattern in patterns:
+        literals = required_literals(pattern)
+        if literals is None:
+            return None
+        gate |= literals
+    return tuple(sorted(gate, key=len, reverse=True))
+
+
 _LEADING_FLAGS = regex.compile(r"\(\?([aiLmsux]+)\)")
 _INLINE_FLAGS = regex.compile(r"\(\?[aiLmsux]+\)")
 
