@@ -6,9 +6,10 @@ without changing what it forwards.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from services.kernel import fastjson
 
 DONE = "[DONE]"
 
@@ -30,7 +31,7 @@ class SSEEvent:
         """The data parsed as JSON; raises ``ValueError`` for ``[DONE]`` or non-JSON data."""
         if self.is_done:
             raise ValueError("the [DONE] event carries no JSON")
-        return json.loads(self.data)
+        return fastjson.loads(self.data)
 
 
 class SSEDecoder:

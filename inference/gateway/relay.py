@@ -9,13 +9,13 @@ the upstream anyway (to account tokens) and drops that one usage-only event here
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from inference.engines.sse import SSEDecoder, SSEEvent
+from services.kernel import fastjson
 
 
 class OutputGuard(Protocol):
@@ -54,6 +54,10 @@ class StreamOutcome:
 
 def _frame(data: str) -> bytes:
     return f"data: {data}\n\n".encode()
+
+
+def _encoded_frame(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + fastjson.dumps(chunk) + b"\n\n"
 
 
 def _delta_text(choice: dict[str, Any]) -> str | None:
@@ -185,7 +189,7 @@ class StreamRelay:
                 informative = True
         if not informative and not chunk.get("usage"):
             return []  # everything in it is held back; it reaches the client in a later event
-        return [_frame(json.dumps(chunk, ensure_ascii=False) if changed else original)]
+        return [_encoded_frame(chunk) if changed else _frame(original)]
 
     def _flush_guard(self) -> list[bytes]:
         """Release held-back text of choices whose end the upstream never marked."""
@@ -201,7 +205,7 @@ class StreamRelay:
                 return self._stop(self._last_chunk, index)[:1]  # the caller adds [DONE]
             if released:
                 self._saw_content(released)
-                frames.append(_frame(json.dumps(self._template(index, released, None), ensure_ascii=False)))
+                frames.append(_encoded_frame(self._template(index, released, None)))
         return frames
 
     def _template(self, index: int, text: str, finish_reason: str | None) -> dict[str, Any]:
@@ -223,4 +227,4 @@ class StreamRelay:
         message = self._guard.stop_message()
         self.outcome.text_parts.append(message)
         final = self._template(index, message, "content_filter")
-        return [_frame(json.dumps(final, ensure_ascii=False)), _frame("[DONE]")]
+        return [_encoded_frame(final), _frame("[DONE]")]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from inference.gateway.errors import invalid
+from services.kernel import fastjson
 
 MAX_PROMPT_CHARS = 1_000_000
 
@@ -118,7 +119,7 @@ def _param_of(error: ErrorDetails) -> str:
 def parse_body(operation: Operation, raw: bytes) -> ParsedRequest:
     """Validate ``raw`` as the body of ``operation``; raises a 400 :class:`OpenAIError` naming the param."""
     try:
-        data = json.loads(raw)
+        data = fastjson.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise invalid(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):

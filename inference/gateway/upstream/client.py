@@ -26,6 +26,7 @@ from inference.gateway.upstream.connection import UpstreamError
 from inference.gateway.upstream.h2connection import Header
 from inference.gateway.upstream.h2pool import H2Response
 from inference.gateway.upstream.pool import Address, UpstreamHTTPResponse, UpstreamPool
+from services.kernel import fastjson
 
 PROTOCOLS = ("http1", "h2c")
 # connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2); the transport handles their job
@@ -123,7 +124,7 @@ class NativeOpenAIClient(OpenAIEndpoints):
     async def _open(
         self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None, *, stream: bool
     ) -> UpstreamHTTPResponse | H2Response:
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = fastjson.dumps(body)
         try:
             if self.protocol == "h2c":
                 return await self._pool.request_h2(
