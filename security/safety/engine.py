@@ -357,6 +357,8 @@ class StreamStep:
     decision: Decision | None = None
 
 
+_HELD_BACK = StreamStep(text="")
+
 @dataclass
 class StreamChecker:
     """Checks a streamed output chunk by chunk; see :meth:`feed`.
@@ -389,7 +391,7 @@ class StreamChecker:
             raise StreamClosedError("the stream has already stopped or finished")
         self._buffer += chunk
         if len(self._buffer) <= self.pack.pack.stream_window:
-            return StreamStep(text="")  # all of it is held back: a scan could neither release nor stop
+            return _HELD_BACK  # all of it is held back: a scan could neither release nor stop
         return self._step(final=False)
 
     def finish(self) -> StreamStep:
