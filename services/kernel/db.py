@@ -7,7 +7,6 @@ whole platform. Tenant-owned tables add :class:`TenantOwnedMixin`; repositories 
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON, TypeDecorator
+
+from services.kernel.randomids import random_hex128
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,10 +37,10 @@ def utcnow() -> datetime:
 def new_id(prefix: str) -> str:
     """A new opaque resource id such as ``ten_5f3c...`` (prefix says the resource type).
 
-    The part after the prefix is 128 random bits as 32 hex digits (``os.urandom``: a quarter of
-    the cost of formatting a ``uuid4``, which only fixes six of the bits).
+    The part after the prefix is 128 random bits from the OS's CSPRNG as 32 hex digits
+    (:mod:`services.kernel.randomids`; a ``uuid4`` fixes six of the bits and costs four times more).
     """
-    return f"{prefix}_{os.urandom(16).hex()}"
+    return f"{prefix}_{random_hex128()}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

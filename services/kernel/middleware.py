@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from services.kernel.audit import MUTATING_METHODS, AuditEvent, AuditSink
 from services.kernel.errors import error_body
 from services.kernel.logging import request_id_var
 from services.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, labelled
+from services.kernel.randomids import random_hex128
 
 REQUEST_ID_HEADER = b"x-request-id"
 access_log = logging.getLogger("stic.access")
@@ -94,7 +94,7 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = (_header(scope, REQUEST_ID_HEADER) or os.urandom(16).hex())[:64]
+        request_id = (_header(scope, REQUEST_ID_HEADER) or random_hex128())[:64]
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()

@@ -15,12 +15,12 @@ PII value split by it is not stored either.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from security.masking.records import MaskingPolicy, mask_text
+from services.kernel import fastjson
 from services.kernel.errors import STICError
 from services.safety.masking import mask_json, masking_salt
 
@@ -129,10 +129,10 @@ def redact(
     except STICError:
         masked = {"_stic_unloggable": f"the body nests deeper than {policy.max_depth} levels"}
     body, truncated = _cut_strings(masked, bounds.max_string_chars)
-    encoded = json.dumps(body, ensure_ascii=False)
-    if len(encoded.encode()) > bounds.max_body_bytes:
-        prefix = encoded.encode()[: bounds.max_body_bytes].decode(errors="ignore")
-        body = {"_stic_truncated": {"json_bytes": len(encoded.encode())}, "json_prefix": prefix}
+    encoded = fastjson.dumps(body)
+    if len(encoded) > bounds.max_body_bytes:
+        prefix = encoded[: bounds.max_body_bytes].decode(errors="ignore")
+        body = {"_stic_truncated": {"json_bytes": len(encoded)}, "json_prefix": prefix}
         truncated = True
     response = None
     if response_text is not None:
