@@ -53,21 +53,12 @@ _WORD = 2
 _INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
 
 
-class _PiecewiseStarts(Sequence[int]):
-    """Offsets of a view made of slices of another view, computed on access (bisect).
+class _Offsets(Sequence[int]):
+    """A read-only sequence of offsets of known length; subclasses say how an item is found."""
 
-    Segment ``k`` begins at view index ``view_starts[k]`` and maps to consecutive indices of
-    ``inner`` from ``inner_starts[k]``; building it costs one entry per segment, not per char.
-    """
+    __slots__ = ("_length",)
 
-    __slots__ = ("_inner", "_inner_starts", "_length", "_view_starts")
-
-    def __init__(
-        self, inner: Sequence[int], view_starts: list[int], inner_starts: list[int], length: int
-    ) -> None:
-        self._inner = inner
-        self._view_starts = view_starts
-        self._inner_starts = inner_starts
+    def __init__(self, length: int) -> None:
         self._length = length
 
     def __len__(self) -> int:
@@ -80,6 +71,30 @@ class _PiecewiseStarts(Sequence[int]):
     def __getitem__(self, index: slice) -> Sequence[int]: ...
 
     def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        return self._get(index)
+
+    def _get(self, index: int | slice) -> int | Sequence[int]:
+        raise NotImplementedError
+
+
+class _PiecewiseStarts(_Offsets):
+    """Offsets of a view made of slices of another view, computed on access (bisect).
+
+    Segment ``k`` begins at view index ``view_starts[k]`` and maps to consecutive indices of
+    ``inner`` from ``inner_starts[k]``; building it costs one entry per segment, not per char.
+    """
+
+    __slots__ = ("_inner", "_inner_starts", "_view_starts")
+
+    def __init__(
+        self, inner: Sequence[int], view_starts: list[int], inner_starts: list[int], length: int
+    ) -> None:
+        super().__init__(length)
+        self._inner = inner
+        self._view_starts = view_starts
+        self._inner_starts = inner_starts
+
+    def _get(self, index: int | slice) -> int | Sequence[int]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._length))]
         if index < 0:
@@ -287,26 +302,17 @@ def _join_letters(folded: str, after: int, run_ws: bool, chain_ws: bool | None) 
     return after_ws == run_ws or (after_ws and not run_ws)
 
 
-class _LazyStarts(Sequence[int]):
+class _LazyStarts(_Offsets):
     """Offsets of a compact view built by the ASCII road, worked out by :func:`_compact_exact` when read."""
 
-    __slots__ = ("_length", "_starts", "_view")
+    __slots__ = ("_starts", "_view")
 
     def __init__(self, view: MappedText, length: int) -> None:
+        super().__init__(length)
         self._view = view
-        self._length = length
         self._starts: Sequence[int] | None = None
 
-    def __len__(self) -> int:
-        return self._length
-
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+    def _get(self, index: int | slice) -> int | Sequence[int]:
         if self._starts is None:
             self._starts = _compact_exact(self._view).starts
         return self._starts[index]
