@@ -359,6 +359,7 @@ class StreamStep:
 
 _HELD_BACK = StreamStep(text="")
 
+
 @dataclass
 class StreamChecker:
     """Checks a streamed output chunk by chunk; see :meth:`feed`.

@@ -42,26 +42,28 @@ async def insert_rows(
     """
     if not rows:
         return
+    columns = tuple(rows[0])
+    values = [_values(row, columns) for row in rows]
     connection = target if isinstance(target, AsyncConnection) else await target.connection()
     dialect = connection.dialect
     if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
-        await connection.execute(insert(table), [dict(row) for row in rows])
+        await connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in values])
         return
-    columns = tuple(rows[0])
     sql, processors = _prepared(table, columns, dialect)
-    width = len(columns)
-    parameters = []
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"every row must have the columns {list(columns)}; got {sorted(row)}")
-        try:
-            values = [row[name] for name in columns]
-        except KeyError as exc:
-            raise ValueError(f"every row must have the columns {list(columns)}; one lacks {exc}") from None
-        parameters.append(
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(processors, values, strict=True)
-            )
+    parameters = [
+        tuple(
+            value if process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
         )
+        for row in values
+    ]
     await connection.exec_driver_sql(sql, parameters)
+
+
+def _values(row: Mapping[str, Any], columns: tuple[str, ...]) -> list[Any]:
+    if len(row) != len(columns):
+        raise ValueError(f"every row must have the columns {list(columns)}; got {sorted(row)}")
+    try:
+        return [row[name] for name in columns]
+    except KeyError as exc:
+        raise ValueError(f"every row must have the columns {list(columns)}; one lacks {exc}") from None
