@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from abc import abstractmethod
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ class _Offsets(Sequence[int]):
     def __getitem__(self, index: int | slice) -> int | Sequence[int]:
         return self._get(index)
 
+    @abstractmethod
     def _get(self, index: int | slice) -> int | Sequence[int]:
-        raise NotImplementedError
+        """The item (or items) at ``index``."""
 
 
 class _PiecewiseStarts(_Offsets):
