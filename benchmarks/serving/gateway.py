@@ -17,8 +17,12 @@ not be reached, and the report says so rather than hiding it. So is the gateway'
 ``/proc``, divided by the gateway requests; also with the idle share of the background loops
 taken off). In this phase the gateway runs on CPUs of its own and the upstream and load generator on
 the others (:mod:`benchmarks.serving.placement`; ``cpu_placement`` in the report, ``--no-pin-cpus``
-to share every CPU as before). ``--gateway-workers N`` runs the module's gateway as N processes on one port
-(:mod:`inference.gateway.workers`) for this phase; the streams phase keeps one process.
+to share every CPU as before). ``--floor`` adds a third side on the gateway's CPUs: the bare relay of
+:mod:`benchmarks.serving.floor` (the same HTTP server, upstream client and SSE relay, no product
+feature), with its own added latency and CPU per request (``floor``), so a report separates what the
+machine and the stack cost from what the features cost. ``--gateway-workers N`` runs the module's
+gateway as N processes on one port (:mod:`inference.gateway.workers`) for this phase; the streams
+phase keeps one process.
 
 Encryption: ``inference.gateway.secure.bench.measure_overhead`` (CPU cost of sealing and opening a
 request, a response and a stream chunk), and, when the gateway serves ``/v1/secure/key``, an
@@ -48,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +70,7 @@ from benchmarks.serving.runner import run_open_loop
 from benchmarks.serving.workload import arrival_offsets, chat_body
 
 DEFAULT_MODULE = "inference.gateway.bench_app"
+FLOOR_FACTORY = "benchmarks.serving.floor:create"
 GOAL_P50_MS, GOAL_P99_MS, GOAL_STREAMS = 1.0, 5.0, 10_000
 _FD_RESERVE = 256
 
@@ -83,6 +88,7 @@ class GatewayBenchConfig:
     gateway_safety: bool = True
     gateway_workers: int = 1
     pin_cpus: bool = True
+    floor: bool = False
     api_key: str | None = None
     model: str = "bench"
     rate: float = 1000.0
@@ -177,6 +183,21 @@ def _side_summary(side: Mapping[str, Any]) -> dict[str, Any]:
         "sender_lag_p99_ms": max(r["lag_p99_ms"] for r in rounds),
         "loadgen_cpu_share": max(r["loadgen_cpu_share"] for r in rounds),
         "loadgen_cpu_us_per_request": max(r["loadgen_cpu_us_per_request"] for r in rounds),
+    }
+
+
+def _floor_summary(sides: Mapping[str, Any], cpu: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The floor relay's side, its added latency over direct, and its CPU; ``None`` without ``--floor``."""
+    if "floor" not in sides:
+        return None
+    return {
+        "gateway": FLOOR_FACTORY,
+        "side": _side_summary(sides["floor"]),
+        "added_latency_ms": added_latency(sides["direct"], sides["floor"]),
+        "cpu": dict(cpu) if cpu else None,
+        "note": "the least a gateway on this HTTP server, upstream client and SSE relay adds on this machine "
+        "(no keys, limits, routing, safety, logs, audit or metrics); the product's added latency minus "
+        "this is what its features cost",
     }
 
 
@@ -304,7 +325,7 @@ async def launch_gateway(
             log=log,
         )
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        return GatewayHandle(server=server, headers=headers, model=config.model)
+        return GatewayHandle(server=server, headers=headers, model=config.model, pids=(server.process.pid,))
     args = ["--upstream", f"{upstream.base_url}/v1", "--model", config.model, "--data-dir", str(logs / name)]
     if not config.gateway_safety:
         args.append("--no-safety")
@@ -364,6 +385,25 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             timeout_s=config.ready_timeout_s,
             log=logs / "gateway.log",
         )
+        targets = {
+            "direct": {**_target(upstream, {}), "body": body},
+            "gateway": {**_target(gateway.server, gateway.headers), "body": gateway_body},
+        }
+        floor: GatewayHandle | None = None
+        if config.floor:
+            floor = await launch_gateway(
+                replace(config, factory=FLOOR_FACTORY, api_key=None),
+                name="floor",
+                upstream=upstream,
+                logs=logs,
+            )
+            servers.append(floor.server)
+            if pinned is not None:
+                pin_process(floor.server.process.pid, pinned.gateway_cpus)
+            await wait_ready(
+                floor.server, body=body, headers={}, timeout_s=config.ready_timeout_s, log=logs / "floor.log"
+            )
+            targets["floor"] = {**_target(floor.server, {}), "body": body}
         spec = {
             "mode": "latency",
             "rate": config.rate,
@@ -371,30 +411,45 @@ async def _latency_phase(config: GatewayBenchConfig, logs: Path) -> dict[str, An
             "rounds": config.rounds,
             "warmup": config.warmup,
             "seed": config.seed,
-            "targets": {
-                "direct": {**_target(upstream, {}), "body": body},
-                "gateway": {**_target(gateway.server, gateway.headers), "body": gateway_body},
-            },
+            "targets": targets,
         }
-        budget = config.rounds * 2 * (config.round_s * 5 + 30) + 60
-        idle = await _idle_cpu_share(gateway.pids)
-        cpu_before, wall_before = _cpu_total(gateway.pids), time.perf_counter()
+        budget = config.rounds * len(targets) * (config.round_s * 5 + 30) + 60
+        measured = {"gateway": gateway.pids, **({"floor": floor.pids} if floor is not None else {})}
+        idle = {name: await _idle_cpu_share(pids) for name, pids in measured.items()}
+        cpu_before = {name: _cpu_total(pids) for name, pids in measured.items()}
+        wall_before = time.perf_counter()
         loaded = await asyncio.to_thread(run_loadgen, spec, timeout_s=budget)
-        cpu = _cpu_total(gateway.pids) - cpu_before
-        served = loaded["targets"]["gateway"]["requests"] + config.warmup
-        gateway_cpu = {
-            "processes": len(gateway.pids),
-            "cpu_s": cpu,
-            "idle_cpu_share": idle,
-            "ms_per_request": cpu / served * 1000.0,
-            "ms_per_request_less_idle": (cpu - idle * (time.perf_counter() - wall_before)) / served * 1000.0,
+        wall = time.perf_counter() - wall_before
+        cpu_use = {
+            name: _cpu_use(
+                pids,
+                cpu_s=_cpu_total(pids) - cpu_before[name],
+                idle_share=idle[name],
+                wall_s=wall,
+                served=loaded["targets"][name]["requests"] + config.warmup,
+            )
+            for name, pids in measured.items()
         }
         encrypted = await encrypted_comparison(config, gateway) if config.encryption else None
     return {
         "loadgen": loaded,
         "encrypted": encrypted,
-        "gateway_cpu": gateway_cpu,
+        "gateway_cpu": cpu_use["gateway"],
+        "floor_cpu": cpu_use.get("floor"),
         "cpu_placement": pinned.as_dict() if pinned is not None else {"pinned": False, "reason": placement},
+    }
+
+
+def _cpu_use(
+    pids: tuple[int, ...], *, cpu_s: float, idle_share: float, wall_s: float, served: int
+) -> dict[str, Any]:
+    """CPU per request of one server over the load generator's run, also less its idle background."""
+    return {
+        "processes": len(pids),
+        "cpu_s": cpu_s,
+        "idle_cpu_share": idle_share,
+        "ms_per_request": cpu_s / served * 1000.0,
+        "ms_per_request_less_idle": (cpu_s - idle_share * wall_s) / served * 1000.0,
     }
 
 
@@ -537,6 +592,7 @@ def build_report(
     sides = latency["loadgen"]["targets"]
     direct, gateway = _side_summary(sides["direct"]), _side_summary(sides["gateway"])
     added = added_latency(sides["direct"], sides["gateway"])
+    floor = _floor_summary(sides, latency.get("floor_cpu"))
     environment = {
         **host_environment(),
         "upstream": "fake OpenAI-compatible server (simulated: fixed completion, no model)",
@@ -589,6 +645,33 @@ def build_report(
                 details=dict(gateway_cpu),
             )
         )
+    if floor is not None:
+        floor_method = (
+            f"{method}; the floor relay ({FLOOR_FACTORY}: the gateway's HTTP server, upstream client "
+            "and SSE relay with no product feature) as a third side on the gateway's CPUs"
+        )
+        for q in (50, 99):
+            rows.append(
+                result(
+                    f"gateway_floor_added_latency_p{q}",
+                    floor["added_latency_ms"][f"e2e_p{q}_ms"],
+                    "ms",
+                    floor_method,
+                    environment,
+                )
+            )
+        if floor.get("cpu"):
+            rows.append(
+                result(
+                    "gateway_floor_cpu_per_request",
+                    floor["cpu"]["ms_per_request"],
+                    "ms",
+                    "CPU seconds of the floor relay's process over the load generator's run, divided by its "
+                    "requests (warm-up included)",
+                    environment,
+                    details=dict(floor["cpu"]),
+                )
+            )
     encrypted = latency.get("encrypted")
     if overhead and "per_request_us" in overhead:
         rows.append(
@@ -659,6 +742,7 @@ def build_report(
         "gateway": gateway,
         "added_latency_ms": added,
         "gateway_cpu": gateway_cpu,
+        "floor": floor,
         "cpu_placement": latency.get("cpu_placement"),
         "loadgen": {
             "cpu_share_max": max(direct["loadgen_cpu_share"], gateway["loadgen_cpu_share"]),
@@ -677,10 +761,7 @@ def build_report(
             "latency_met": added["e2e_p50_ms"] <= GOAL_P50_MS and added["e2e_p99_ms"] <= GOAL_P99_MS,
             "streams_met": None if held is None else held >= GOAL_STREAMS,
         },
-        "latencies_ms": {
-            "direct": [round(v, 3) for v in sides["direct"]["e2e_ms"]],
-            "gateway": [round(v, 3) for v in sides["gateway"]["e2e_ms"]],
-        },
+        "latencies_ms": {name: [round(v, 3) for v in side["e2e_ms"]] for name, side in sides.items()},
         "results": rows,
     }
     return dict(rounded(report))
@@ -724,6 +805,13 @@ def command(
             help="Latency phase: the gateway on CPUs of its own, upstream and load generator on the rest.",
         ),
     ] = True,
+    floor: Annotated[
+        bool,
+        typer.Option(
+            "--floor/--no-floor",
+            help="Latency phase: also run the bare floor relay (benchmarks.serving.floor) as a third side.",
+        ),
+    ] = False,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="STIC_BENCH_API_KEY")] = None,
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Target requests per second.")] = 1000.0,
     round_s: Annotated[float, typer.Option("--round-s", min=0.1, help="Seconds per side per round.")] = 2.0,
@@ -769,6 +857,7 @@ def command(
         gateway_safety=gateway_safety,
         gateway_workers=gateway_workers,
         pin_cpus=pin_cpus,
+        floor=floor,
         api_key=api_key,
         rate=rate,
         round_s=round_s,

@@ -133,6 +133,8 @@ async def test_gateway_bench_through_a_pass_through_proxy(importable_tests: None
     )
     assert report["achieved_rate"] > 0 and isinstance(report["rate_reached"], bool)
     assert report["loadgen"]["cpu_share_max"] > 0
+    assert report["gateway_cpu"]["processes"] == 1  # a factory's process is measured (and pinned) too
+    assert report["floor"] is None
     # the proxy serves no /v1/secure/key, so only the envelope micro-benchmark ran
     assert "skipped" in report["encryption"]["encrypted_run"]
     assert report["encryption"]["envelope_overhead"]["per_request_us"] > 0
@@ -240,10 +242,17 @@ async def test_gateway_bench_against_the_shipped_gateway_with_encryption(tmp_pat
         overhead_handshakes=1,
         streams=(),
         gateway_safety=False,
+        floor=True,
         log_dir=tmp_path,
     )
     report = await run_gateway_bench(config)
     assert report["gateway"]["ok"] == report["gateway"]["requests"] == 5
+    floor = report["floor"]  # the bare relay ran as a third side, on the gateway's CPUs
+    assert floor["side"]["ok"] == floor["side"]["requests"] == 5
+    assert floor["added_latency_ms"]["e2e_p50_ms"] == pytest.approx(
+        floor["side"]["e2e_ms"]["p50"] - report["direct"]["e2e_ms"]["p50"], abs=1e-3
+    )
+    assert floor["cpu"]["processes"] == 1 and floor["cpu"]["ms_per_request"] > 0
     assert report["direct"]["ok"] == 5
     encrypted = report["encryption"]["encrypted_run"]
     assert "skipped" not in encrypted, encrypted
@@ -255,6 +264,8 @@ async def test_gateway_bench_against_the_shipped_gateway_with_encryption(tmp_pat
     assert report["streams"] is None
     assert report["gateway_cpu"]["processes"] == 1 and report["gateway_cpu"]["ms_per_request"] > 0
     assert "gateway_cpu_per_request" in metrics
+    assert {"gateway_floor_added_latency_p50", "gateway_floor_added_latency_p99"} <= metrics
+    assert "gateway_floor_cpu_per_request" in metrics
     assert report["cpu_placement"] == _expected_placement(1)
 
 
