@@ -35,7 +35,12 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Feed byte chunks split anywhere; get back each event once its blank line has arrived."""
+    """Feed byte chunks split anywhere; get back each event once its blank line has arrived.
+
+    :meth:`feed` returns parsed :class:`SSEEvent` objects; :meth:`feed_data` returns only each
+    event's ``data`` as the raw bytes received (no decoding), for relays that forward events.
+    Use one of the two on a decoder, not both.
+    """
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -43,22 +48,61 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Parse ``chunk`` together with any earlier partial event; return the completed events."""
-        data = self._carriage + chunk
-        # A "\r" at the end may be the first half of a "\r\n" split across chunks.
-        self._carriage = b"\r" if data.endswith(b"\r") else b""
-        self._buffer += data.removesuffix(self._carriage).replace(b"\r\n", b"\n")
         events: list[SSEEvent] = []
-        while b"\n\n" in self._buffer:
-            block, self._buffer = self._buffer.split(b"\n\n", 1)
+        for block in self._blocks(chunk):
             event = _parse_block(block.decode("utf-8"))
             if event is not None:
                 events.append(event)
         return events
 
+    def feed_data(self, chunk: bytes) -> list[bytes]:
+        """The ``data`` of each event ``chunk`` completes, as bytes (several data lines joined by ``\\n``).
+
+        Events without a data line are not returned (an SSE client does not dispatch them);
+        ``event``, ``id``, ``retry`` and comment lines are dropped. The bytes are not decoded,
+        so invalid UTF-8 reaches the caller as it came.
+        """
+        found: list[bytes] = []
+        for block in self._blocks(chunk):
+            if block.startswith(b"data: ") and b"\n" not in block:
+                found.append(block[6:])  # the usual event: one data line
+                continue
+            data = _block_data(block)
+            if data is not None:
+                found.append(data)
+        return found
+
+    def _blocks(self, chunk: bytes) -> list[bytes]:
+        """The event blocks (without their blank line) that ``chunk`` completes."""
+        data = self._carriage + chunk if self._carriage else chunk
+        # A "\r" at the end may be the first half of a "\r\n" split across chunks.
+        if data.endswith(b"\r"):
+            self._carriage, data = b"\r", data[:-1]
+        else:
+            self._carriage = b""
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        buffer = self._buffer + data if self._buffer else data
+        if b"\n\n" not in buffer:
+            self._buffer = buffer
+            return []
+        blocks = buffer.split(b"\n\n")
+        self._buffer = blocks.pop()
+        return blocks
+
     @property
     def pending(self) -> bytes:
         """Bytes of an event not yet terminated by a blank line."""
         return self._buffer + self._carriage
+
+
+def _block_data(block: bytes) -> bytes | None:
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        name, _, value = line.partition(b":")
+        if name == b"data" and line:
+            data.append(value.removeprefix(b" "))
+    return b"\n".join(data) if data else None
 
 
 def _parse_block(block: str) -> SSEEvent | None:

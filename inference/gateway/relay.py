@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from inference.engines.sse import SSEDecoder, SSEEvent
+from inference.engines.sse import SSEDecoder
 from services.kernel import fastjson
 
 
@@ -52,8 +52,14 @@ class StreamOutcome:
         return "".join(self.text_parts)
 
 
-def _frame(data: str) -> bytes:
-    return f"data: {data}\n\n".encode()
+_DONE = b"[DONE]"
+_DONE_FRAME = b"data: [DONE]\n\n"
+
+
+def _frame(data: bytes) -> bytes:
+    if b"\n" in data:  # several data lines in one event: each keeps its field name
+        data = data.replace(b"\n", b"\ndata: ")
+    return b"data: " + data + b"\n\n"
 
 
 def _encoded_frame(chunk: dict[str, Any]) -> bytes:
@@ -109,8 +115,8 @@ class StreamRelay:
         """
         async for raw in upstream:
             frames: list[bytes] = []
-            for event in self._decoder.feed(raw):
-                frames.extend(self._on_event(event))
+            for data in self._decoder.feed_data(raw):
+                frames.extend(self._on_event(data))
                 if self.outcome.stopped_by_guard:
                     break
             if frames:
@@ -118,15 +124,15 @@ class StreamRelay:
             if self.outcome.stopped_by_guard:
                 return
 
-    def _on_event(self, event: SSEEvent) -> list[bytes]:
-        if event.is_done:
-            return [*self._flush_guard(), _frame(event.data)]
+    def _on_event(self, data: bytes) -> list[bytes]:
+        if data == _DONE:
+            return [*self._flush_guard(), _DONE_FRAME]
         try:
-            chunk = event.json()
+            chunk = fastjson.loads(data)
         except ValueError:
-            return [_frame(event.data)]  # not JSON: forward as received
+            return [_frame(data)]  # not JSON (or not UTF-8): forward as received
         if not isinstance(chunk, dict):
-            return [_frame(event.data)]
+            return [_frame(data)]
         self._last_chunk = chunk
         usage = chunk.get("usage")
         if isinstance(usage, dict):
@@ -137,22 +143,22 @@ class StreamRelay:
         if not choices:
             if self._drop_usage and isinstance(usage, dict):
                 return []
-            return [_frame(event.data)]
+            return [_frame(data)]
         self.outcome.chunks += 1
         if self._guard is None:
             for choice in choices:
                 text = _delta_text(choice)
                 if text:
                     self._saw_content(text)
-            return [_frame(event.data)]
-        return self._guarded(chunk, choices, event.data)
+            return [_frame(data)]
+        return self._guarded(chunk, choices, data)
 
     def _saw_content(self, text: str) -> None:
         if self.outcome.first_content_at is None:
             self.outcome.first_content_at = self._clock()
         self.outcome.text_parts.append(text)
 
-    def _guarded(self, chunk: dict[str, Any], choices: list[dict[str, Any]], original: str) -> list[bytes]:
+    def _guarded(self, chunk: dict[str, Any], choices: list[dict[str, Any]], original: bytes) -> list[bytes]:
         assert self._guard is not None
         changed = False
         informative = False
@@ -227,4 +233,4 @@ class StreamRelay:
         message = self._guard.stop_message()
         self.outcome.text_parts.append(message)
         final = self._template(index, message, "content_filter")
-        return [_encoded_frame(final), _frame("[DONE]")]
+        return [_encoded_frame(final), _DONE_FRAME]

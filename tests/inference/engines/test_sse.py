@@ -36,3 +36,19 @@ def test_any_split_gives_the_same_events(size: int) -> None:
 def test_done_has_no_json() -> None:
     with pytest.raises(ValueError, match="DONE"):
         SSEEvent(data="[DONE]").json()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(STREAM)])
+def test_feed_data_gives_the_data_of_the_same_events_as_bytes(size: int) -> None:
+    decoder = SSEDecoder()
+    found: list[bytes] = []
+    for start in range(0, len(STREAM), size):
+        found += decoder.feed_data(STREAM[start : start + size])
+    assert found == [event.data.encode() for event in EXPECTED]
+    assert decoder.pending == b""
+
+
+def test_feed_data_keeps_bytes_that_are_not_utf8_and_skips_events_without_data() -> None:
+    decoder = SSEDecoder()
+    raw = b"data: \xff\xfe\n\nevent: ping\n\ndata\n\ndata:x\n\n"
+    assert decoder.feed_data(raw) == [b"\xff\xfe", b"", b"x"]

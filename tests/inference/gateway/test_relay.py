@@ -133,3 +133,21 @@ async def test_batches_join_the_events_of_one_upstream_read_and_match_the_event_
     frames = [frame async for frame in single.relay(_upstream(reads))]
     assert [f for batch in batches for f in batch] == frames
     assert batched.outcome.text == single.outcome.text == "Hello"
+
+
+async def test_events_that_are_not_json_are_forwarded_as_received_with_every_data_line_framed() -> None:
+    reads = [
+        b"data: not json\n\n",
+        b"data: line one\ndata: line two\n\n",
+        b"data: \xff\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    relay = StreamRelay(drop_usage_event=True)
+    frames = [frame async for frame in relay.relay(_upstream(reads))]
+    assert frames == [
+        b"data: not json\n\n",
+        b"data: line one\ndata: line two\n\n",
+        b"data: \xff\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    assert relay.outcome.text == ""
