@@ -150,10 +150,17 @@ def _keyword_matches(norm: Normalized, pack: CompiledPack, direction: Direction)
                 yield Match(name, category.action, category.priority, MatchSource.KEYWORD, written, span)
 
 
+def _contains_any(text: str, literals: tuple[str, ...]) -> bool:
+    for literal in literals:  # noqa: SIM110 - any() over a generator costs more than the searches
+        if literal in text:
+            return True
+    return False
+
+
 def _regex_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -> Iterable[Match]:
     folded = norm.folded
     literals = pack.regex_literals
-    if literals is not None and not any(literal in folded.text for literal in literals):
+    if literals is not None and not _contains_any(folded.text, literals):
         return  # every rule needs one of these strings somewhere
     prefilter = pack.regex_prefilter
     if prefilter is not None:
@@ -185,7 +192,7 @@ def _regex_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -
 
 
 def _pii_matches(norm: Normalized, pack: CompiledPack, direction: Direction) -> Iterable[Match]:
-    kinds = [kind for kind, rule in pack.pack.pii.items() if direction in rule.directions]
+    kinds = pack.pii_kinds(direction)
     if not kinds:
         return
     folded = norm.folded
@@ -309,6 +316,19 @@ def decide(
     text: str, matches: list[Match], *, pack: CompiledPack, direction: Direction, started: float
 ) -> Decision:
     """Turn raw matches into a :class:`Decision` (exemptions, winner, mask, message)."""
+    if not matches:
+        return Decision(
+            action=Action.ALLOW,
+            category=None,
+            matches=(),
+            exempted=(),
+            masked_text=None,
+            message=None,
+            pack_id=pack.id,
+            pack_version=pack.version,
+            direction=direction,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
     counting, exempted = split_exempted(matches)
     deciding = winner(counting)
     action = deciding.action if deciding is not None else Action.ALLOW

@@ -10,10 +10,12 @@ global pack.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from security.safety.keywords import DEFAULT_BACKEND, KeywordMatcher, build_matcher
 from security.safety.normalize import normalize_term
+from security.safety.pii import PiiKind
 from security.safety.regex_guard import GuardedRegex, literal_gate, union_prefilter
 from security.safety.rules import Category, Direction, PackValidationError, RulePack
 
@@ -50,6 +52,15 @@ class CompiledPack:
     regex_prefilter: GuardedRegex | None = None
     # one of these strings occurs wherever any rule of ``regexes`` matches (None: not known)
     regex_literals: tuple[str, ...] | None = None
+    # the PII kinds whose rule applies, per direction (filled by compile_pack)
+    pii_kinds_by_direction: Mapping[Direction, frozenset[PiiKind]] = field(default_factory=dict)
+
+    def pii_kinds(self, direction: Direction) -> frozenset[PiiKind]:
+        """The PII kinds the pack detects in ``direction``."""
+        kinds = self.pii_kinds_by_direction.get(direction)
+        if kinds is None:
+            kinds = frozenset(kind for kind, rule in self.pack.pii.items() if direction in rule.directions)
+        return kinds
 
     @property
     def id(self) -> str:
@@ -109,6 +120,10 @@ def compile_pack(pack: RulePack, *, backend: str = DEFAULT_BACKEND) -> CompiledP
         max_term_length=max((len(term.text) for term in terms), default=0),
         regex_prefilter=union_prefilter([rule.pattern.pattern for rule in regexes]),
         regex_literals=literal_gate([rule.pattern.pattern for rule in regexes]),
+        pii_kinds_by_direction={
+            direction: frozenset(kind for kind, rule in pack.pii.items() if direction in rule.directions)
+            for direction in Direction
+        },
     )
 
 

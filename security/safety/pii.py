@@ -171,13 +171,19 @@ DETECTORS: dict[PiiKind, Callable[[str, Regions | None], list[PiiSpan]]] = {
 }
 """Every detector, in rank order: earlier kinds win overlaps in :func:`detect`."""
 
+_ALL_KINDS = frozenset(DETECTORS)
+_NUMERIC_KINDS = _ALL_KINDS - {PiiKind.EMAIL}
+
 
 def detect(text: str, kinds: Iterable[PiiKind] | None = None) -> list[PiiSpan]:
     """Run the detectors for ``kinds`` (all by default); non-overlapping spans sorted by start."""
-    wanted = (
-        set(DETECTORS) if kinds is None else {kind if kind in DETECTORS else PiiKind(kind) for kind in kinds}
-    )
-    regions = numeric_regions(text) if wanted - {PiiKind.EMAIL} else []
+    if kinds is None:
+        wanted: frozenset[PiiKind] | set[PiiKind] = _ALL_KINDS
+    elif isinstance(kinds, frozenset):
+        wanted = kinds if kinds <= _ALL_KINDS else {PiiKind(kind) for kind in kinds}
+    else:
+        wanted = {kind if kind in DETECTORS else PiiKind(kind) for kind in kinds}
+    regions = numeric_regions(text) if not wanted.isdisjoint(_NUMERIC_KINDS) else []
     if not regions and "@" not in text:
         return []  # every numeric kind lies inside a region, and an e-mail address needs an "@"
     kept: list[PiiSpan] = []
