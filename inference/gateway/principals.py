@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from inference.gateway.singleflight import SingleFlight
-from services.kernel.auth import Principal, authenticate, extract_token, hash_token
+from services.kernel.auth import Principal, TokenHasher, authenticate, extract_token
 from services.kernel.db import Database
 
 
@@ -33,6 +33,7 @@ class PrincipalCache:
     ) -> None:
         self._database = database
         self._secret = secret
+        self._hasher = TokenHasher(secret)
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._clock = clock
@@ -42,7 +43,7 @@ class PrincipalCache:
     async def resolve(self, *, authorization: str | None, api_key: str | None) -> Principal:
         """The principal of the request's key; raises the kernel's ``Unauthorized``."""
         token = extract_token(authorization, api_key)
-        digest = hash_token(token, secret=self._secret)
+        digest = self._hasher.hash(token)
         now = self._clock()
         cached = self._entries.get(digest)
         if cached is not None and cached[0] > now:

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.kernel.auth import Principal, extract_token, hash_token, issue_key, parse_lookup
+from services.kernel.auth import Principal, TokenHasher, extract_token, hash_token, issue_key, parse_lookup
 from services.kernel.db import utcnow
 from services.kernel.errors import Forbidden, NotFound, Unauthorized
 from services.kernel.permissions import ROLE_PERMISSIONS, Role
@@ -14,6 +14,14 @@ def test_issued_key_stores_only_an_hmac() -> None:
     assert issued.token not in issued.key_hash
     assert issued.key_hash == hash_token(issued.token, secret="s" * 32)
     assert issued.key_hash != hash_token(issued.token, secret="t" * 32)
+
+
+def test_token_hasher_gives_hash_token_every_time() -> None:
+    hasher = TokenHasher("s" * 32)
+    tokens = [issue_key(secret="s" * 32).token for _ in range(3)] + ["", "云-unicode"]
+    for token in tokens * 2:  # the keyed state is copied, never consumed
+        assert hasher.hash(token) == hash_token(token, secret="s" * 32)
+    assert TokenHasher("t" * 32).hash(tokens[0]) != hasher.hash(tokens[0])
 
 
 @pytest.mark.parametrize(
