@@ -39,7 +39,6 @@ class SSEDecoder:
 
     :meth:`feed` returns parsed :class:`SSEEvent` objects; :meth:`feed_data` returns only each
     event's ``data`` as the raw bytes received (no decoding), for relays that forward events.
-    Use one of the two on a decoder, not both.
     """
 
     def __init__(self) -> None:
