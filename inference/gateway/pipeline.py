@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -104,14 +104,26 @@ def _runtime(request: Request) -> GatewayRuntime:
     return runtime
 
 
-async def authenticate(request: Request, runtime: GatewayRuntime) -> Principal:
+def header_map(request: Request) -> dict[str, str]:
+    """The request's headers by lower-case name; of a repeated header the first counts (as in Starlette)."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(request.scope["headers"])
+    }
+
+
+async def authenticate(
+    request: Request, runtime: GatewayRuntime, headers: Mapping[str, str] | None = None
+) -> Principal:
     """The caller, allowed to use inference somewhere in its tenant; OpenAI-shaped 401/403 otherwise.
 
     Keys bound on one project pass here; :func:`resolve_target` then checks the model's project.
+    ``headers``: the request's :func:`header_map` when the caller already built it.
     """
+    if headers is None:
+        headers = header_map(request)
     try:
         principal = await runtime.principals.resolve(
-            authorization=request.headers.get("authorization"), api_key=request.headers.get("x-api-key")
+            authorization=headers.get("authorization"), api_key=headers.get("x-api-key")
         )
     except STICError as exc:
         raise from_platform_error(exc) from None
@@ -305,9 +317,9 @@ async def serve(request: Request, operation: Operation) -> Response:
     exchange = Exchange(operation=operation, request_id=getattr(request.state, "request_id", None))
     streaming = False
     try:
-        exchange.principal = await authenticate(request, runtime)
+        headers = header_map(request)
+        exchange.principal = await authenticate(request, runtime, headers)
         exchange.parsed = parse_body(operation, await request.body())
-        headers = {k.lower(): v for k, v in request.headers.items()}
         exchange.target = resolve_target(runtime, exchange.principal, exchange.parsed, headers)
         await _acquire(runtime, exchange)
         body = exchange.parsed.body

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from starlette.requests import Request
 
 from inference.gateway.errors import OpenAIError
+from inference.gateway.pipeline import header_map
 from inference.gateway.requests import Operation, estimate_tokens, parse_body
 
 
@@ -74,3 +76,17 @@ def test_non_object_json_is_a_400(raw: bytes) -> None:
 def test_token_estimate_grows_with_text() -> None:
     assert estimate_tokens("") == 1
     assert estimate_tokens("x" * 400) > estimate_tokens("x" * 40)
+
+
+def test_header_map_names_headers_in_lower_case_and_keeps_the_first_of_a_repeated_one() -> None:
+    scope = {
+        "type": "http",
+        "headers": [
+            (b"authorization", b"Bearer first"),
+            (b"x-session-id", b"s"),
+            (b"authorization", b"Bearer 2"),
+        ],
+    }
+    request = Request(scope)
+    assert header_map(request) == {"authorization": "Bearer first", "x-session-id": "s"}
+    assert header_map(request)["authorization"] == request.headers.get("authorization")
