@@ -186,15 +186,25 @@ def _side_summary(side: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _floor_summary(sides: Mapping[str, Any], cpu: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The floor relay's side, its added latency over direct, and its CPU; ``None`` without ``--floor``."""
+def _floor_summary(
+    sides: Mapping[str, Any], cpu: Mapping[str, Any] | None, gateway_cpu: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The floor relay's side, its added latency over direct, and its CPU; ``None`` without ``--floor``.
+
+    ``gateway_cpu_ratio`` is the gateway's CPU per request over the floor's, both less their idle
+    share: measured side by side, it carries over between machines better than either figure.
+    """
     if "floor" not in sides:
         return None
+    ratio = None
+    if cpu and gateway_cpu and cpu["ms_per_request_less_idle"] > 0:
+        ratio = gateway_cpu["ms_per_request_less_idle"] / cpu["ms_per_request_less_idle"]
     return {
         "gateway": FLOOR_FACTORY,
         "side": _side_summary(sides["floor"]),
         "added_latency_ms": added_latency(sides["direct"], sides["floor"]),
         "cpu": dict(cpu) if cpu else None,
+        "gateway_cpu_ratio": ratio,
         "note": "the least a gateway on this HTTP server, upstream client and SSE relay adds on this machine "
         "(no keys, limits, routing, safety, logs, audit or metrics); the product's added latency minus "
         "this is what its features cost",
@@ -592,7 +602,7 @@ def build_report(
     sides = latency["loadgen"]["targets"]
     direct, gateway = _side_summary(sides["direct"]), _side_summary(sides["gateway"])
     added = added_latency(sides["direct"], sides["gateway"])
-    floor = _floor_summary(sides, latency.get("floor_cpu"))
+    floor = _floor_summary(sides, latency.get("floor_cpu"), latency.get("gateway_cpu"))
     environment = {
         **host_environment(),
         "upstream": "fake OpenAI-compatible server (simulated: fixed completion, no model)",
@@ -670,6 +680,17 @@ def build_report(
                     "requests (warm-up included)",
                     environment,
                     details=dict(floor["cpu"]),
+                )
+            )
+        if floor.get("gateway_cpu_ratio") is not None:
+            rows.append(
+                result(
+                    "gateway_cpu_over_floor",
+                    floor["gateway_cpu_ratio"],
+                    "ratio",
+                    "the gateway's CPU per request over the floor relay's (each less its idle share), same "
+                    "run, same pinned CPUs: what the product's features multiply the bare stack's cost by",
+                    environment,
                 )
             )
     encrypted = latency.get("encrypted")
