@@ -41,7 +41,7 @@ from abc import abstractmethod
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import repeat
 from pathlib import Path
 from typing import overload
 
@@ -265,6 +265,12 @@ def _build_tables() -> tuple[dict[int, str], _Patterns, _Patterns, _Patterns, fr
 _FOLD_MAP, _UNSTABLE_RUNS, _IRREGULAR, _SEPARATOR_RUNS, _SEPARATORS = _build_tables()
 # Every ASCII separator (whitespace, punctuation, symbols, controls) to a space; the rest stay.
 _ASCII_SEPARATORS_TO_SPACE = "".join(" " if chr(code) in _SEPARATORS else chr(code) for code in range(128))
+# The words the ASCII road keeps: runs of what is neither a separator nor whitespace (str.split's).
+_ASCII_WORD = re.compile(
+    "[^"
+    + re.escape("".join(chr(code) for code in range(128) if chr(code) in _SEPARATORS or chr(code).isspace()))
+    + "]+"
+)
 
 
 def fold(text: str) -> MappedText:
@@ -316,8 +322,33 @@ class _LazyStarts(_Offsets):
 
     def _get(self, index: int | slice) -> int | Sequence[int]:
         if self._starts is None:
-            self._starts = _compact_exact(self._view).starts
+            self._starts = _ascii_compact_starts(self._view, self._length)
         return self._starts[index]
+
+
+def _ascii_compact_starts(view: MappedText, length: int) -> Sequence[int]:
+    """The compact offsets of an ASCII view in which nothing is joined: its words, one space between.
+
+    What :func:`_compact_exact` gives for such a view, without its per-run CJK and letter-chain checks:
+    each word maps to its folded slice, each space to the start of the separator run it replaces.
+    """
+    view_starts: list[int] = []
+    inner_starts: list[int] = []
+    position = 0
+    previous_end = 0
+    for word in _ASCII_WORD.finditer(view.text):
+        start, end = word.span()
+        if position:
+            view_starts.append(position)
+            inner_starts.append(previous_end)
+            position += 1
+        view_starts.append(position)
+        inner_starts.append(start)
+        position += end - start
+        previous_end = end
+    if position != length:
+        raise AssertionError(f"ASCII compact offsets cover {position} characters, the view has {length}")
+    return _PiecewiseStarts(view.starts, view_starts, inner_starts, length)
 
 
 def compact(view: MappedText) -> MappedText:
@@ -325,7 +356,7 @@ def compact(view: MappedText) -> MappedText:
     folded = view.text
     if folded.isascii():
         words = folded.translate(_ASCII_SEPARATORS_TO_SPACE).split()
-        if 1 not in map(len, words) or not _single_letters_in_a_row(words):
+        if not _single_letters_in_a_row(words):
             # Nothing is joined (no CJK, no letter-spaced word): every inner separator run
             # becomes one space and the runs at the edges go.
             text = " ".join(words)
@@ -334,7 +365,8 @@ def compact(view: MappedText) -> MappedText:
 
 
 def _single_letters_in_a_row(words: list[str]) -> bool:
-    return any(len(first) == 1 and len(second) == 1 for first, second in pairwise(words))
+    # each word's length capped at 2, as bytes: two single letters in a row are b"\x01\x01" (C speed)
+    return b"\x01\x01" in bytes(map(min, map(len, words), repeat(2)))
 
 
 def _compact_exact(view: MappedText) -> MappedText:

@@ -122,6 +122,15 @@ def test_the_ascii_road_gives_the_views_of_the_full_algorithm(text: str) -> None
     assert list(fast.starts) == list(exact.starts)
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_road_offsets_match_the_full_algorithm_for_any_ascii(text: str) -> None:
+    folded = normalize_module.fold(text)
+    fast = normalize_module.compact(folded)
+    exact = normalize_module._compact_exact(folded)
+    assert fast.text == exact.text
+    assert list(fast.starts) == list(exact.starts)  # the lazy offsets, computed by word
+
+
 def test_the_ascii_road_is_taken_unless_single_letters_follow_each_other() -> None:
     taken = normalize("How to build it, step by step?").compact
     assert isinstance(taken.starts, normalize_module._LazyStarts)
