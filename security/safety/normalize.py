@@ -29,7 +29,7 @@ unchanged. A text is then folded by translating only its runs of changing charac
 with one regex, and the compact view is assembled from slices, with its offsets computed on
 access. ASCII text (most English prose and code) takes a shorter road: it folds to its lower
 case, one character for one, and — unless two single letters follow each other — its compact view
-is its words joined by single spaces, with the offsets worked out by the full algorithm only if
+is its words joined by single spaces, with the offsets worked out from those words only if
 something asks for them (a match, a stream's hold point).
 """
 
@@ -311,7 +311,7 @@ def _join_letters(folded: str, after: int, run_ws: bool, chain_ws: bool | None) 
 
 
 class _LazyStarts(_Offsets):
-    """Offsets of a compact view built by the ASCII road, worked out by :func:`_compact_exact` when read."""
+    """Offsets of the ASCII road's compact view, computed when read (:func:`_ascii_compact_starts`)."""
 
     __slots__ = ("_starts", "_view")
 
