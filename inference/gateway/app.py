@@ -42,7 +42,9 @@ def _safety(app: FastAPI, settings: GatewaySettings) -> GatewaySafety | None:
     runtime = getattr(app.state, "safety", None)
     if not settings.safety or runtime is None:
         return None
-    return GatewaySafety(runtime=runtime, sessions=app.state.database.sessionmaker)
+    return GatewaySafety(
+        runtime=runtime, sessions=app.state.database.sessionmaker, stream_step=settings.safety_stream_step
+    )
 
 
 def _native_pool(settings: GatewaySettings) -> UpstreamPool | None:

@@ -54,7 +54,11 @@ _ALLOW = Verdict(Action.ALLOW.value)
 
 
 class GatewaySafety:
-    """The safety stage bound to one app: runtime, session factory and a per-tenant pack cache."""
+    """The safety stage bound to one app: runtime, session factory and a per-tenant pack cache.
+
+    ``stream_step``: characters a streamed output gathers between two checks (see
+    :class:`~security.safety.engine.StreamChecker`; the gateway's ``safety_stream_step`` setting).
+    """
 
     def __init__(
         self,
@@ -62,10 +66,12 @@ class GatewaySafety:
         runtime: SafetyRuntime,
         sessions: SessionFactory,
         ttl_s: float = 2.0,
+        stream_step: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.runtime = runtime
         self.sessions = sessions
+        self.stream_step = stream_step
         self._ttl_s = ttl_s
         self._clock = clock
         self._packs: dict[str, tuple[float, LoadedPack]] = {}
@@ -181,7 +187,7 @@ class GatewaySafety:
     async def output_guard(self, principal: Principal) -> SafetyOutputGuard:
         """A guard for one streamed response, with the tenant's pack."""
         loaded = await self.pack(principal.tenant_id)
-        return SafetyOutputGuard(first=checks.SafetyStream(loaded, Direction.OUTPUT))
+        return SafetyOutputGuard(first=checks.SafetyStream(loaded, Direction.OUTPUT, self.stream_step))
 
     async def close_guard(
         self, principal: Principal, guard: SafetyOutputGuard, request_id: str | None
@@ -216,7 +222,9 @@ class SafetyOutputGuard:
     def _stream(self, index: int) -> checks.SafetyStream:
         if index not in self.streams:
             self.streams[index] = (
-                self.first if not self.streams else checks.SafetyStream(self.first.loaded, Direction.OUTPUT)
+                self.first
+                if not self.streams
+                else checks.SafetyStream(self.first.loaded, Direction.OUTPUT, self.first.step)
             )
         return self.streams[index]
 

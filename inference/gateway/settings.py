@@ -24,6 +24,13 @@ class GatewaySettings(BaseSettings):
     health_interval_seconds: float = Field(default=5.0, gt=0, description="active /health checks")
     max_attempts: int = Field(default=3, ge=1, le=10, description="replicas tried before the first byte")
     safety: bool = Field(default=True, description="content-safety checks on prompts and outputs")
+    safety_stream_step: int = Field(
+        default=16,
+        ge=1,
+        le=4096,
+        description="characters a streamed output gathers between two safety checks (1: every chunk); "
+        "released text arrives in pieces of about this size, each check costs one scan",
+    )
     principal_cache_seconds: float = Field(default=2.0, ge=0, description="API-key resolution cache")
     upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     upstream_read_timeout_seconds: float = Field(default=300.0, gt=0)

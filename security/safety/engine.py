@@ -216,12 +216,7 @@ def scan(
     text: str, *, pack: CompiledPack, direction: Direction, semantic: SemanticClassifier | None = None
 ) -> list[Match]:
     """Every match of every stage (before exemptions), spans in offsets of ``text``."""
-    norm = normalize(text)
-    matches = [
-        *_keyword_matches(norm, pack, direction),
-        *_regex_matches(norm, pack, direction),
-        *_pii_matches(norm, pack, direction),
-    ]
+    matches = _scan_views(normalize(text), pack, direction)
     if semantic is not None:
         for hit in semantic.classify(text):
             category = pack.pack.categories.get(hit.category)
@@ -238,6 +233,15 @@ def scan(
                     )
                 )
     return matches
+
+
+def _scan_views(norm: Normalized, pack: CompiledPack, direction: Direction) -> list[Match]:
+    """The keyword, regex and PII matches of an already normalised text."""
+    return [
+        *_keyword_matches(norm, pack, direction),
+        *_regex_matches(norm, pack, direction),
+        *_pii_matches(norm, pack, direction),
+    ]
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -389,11 +393,20 @@ class StreamChecker:
     ``pack.stream_window`` original characters (regexes and PII), and any match that is not
     yet settled or a mask span that would be cut. Keyword, regex and PII stages run; the
     semantic stage needs a whole text, so run :func:`check` with it on the finished output.
+
+    ``step``: the text is checked (and released) once at least this many characters have arrived
+    since the last check; 1 checks at every chunk. Every check scans the held-back text again, so
+    a long output fed token by token costs about ``tokens × one scan``; a larger step trades
+    smoothness (text is released in pieces of about ``step`` characters, at most
+    ``stream_window + step − 1`` held back) for proportionally fewer scans. What is released and
+    what stops the stream do not depend on it.
     """
 
     pack: CompiledPack
     direction: Direction = Direction.OUTPUT
+    step: int = 1
     _buffer: str = field(default="", init=False)
+    _unchecked: int = field(default=0, init=False)
     _context: str = field(default="", init=False)
     _emitted: int = field(default=0, init=False)
     _matches: list[Match] = field(default_factory=list, init=False)
@@ -405,14 +418,18 @@ class StreamChecker:
 
     def __post_init__(self) -> None:
         self.direction = Direction(self.direction)
+        if self.step < 1:
+            raise ValueError(f"step must be at least 1 character, got {self.step}")
 
     def feed(self, chunk: str) -> StreamStep:
         """Add ``chunk``; return the text that is now safe to forward, or a stop."""
         if self._closed:
             raise StreamClosedError("the stream has already stopped or finished")
         self._buffer += chunk
-        if len(self._buffer) <= self.pack.pack.stream_window:
-            return _HELD_BACK  # all of it is held back: a scan could neither release nor stop
+        self._unchecked += len(chunk)
+        if len(self._buffer) <= self.pack.pack.stream_window or self._unchecked < self.step:
+            return _HELD_BACK  # all held back: within the window a scan could neither release nor stop
+        self._unchecked = 0
         return self._step(final=False)
 
     def finish(self) -> StreamStep:
@@ -421,22 +438,26 @@ class StreamChecker:
             raise StreamClosedError("the stream has already stopped or finished")
         return self._step(final=True)
 
-    def _hold_point(self) -> int:
+    def _hold_point(self, norm: Normalized, offset: int) -> int:
+        """Where the buffer stops being safe to release, from the scanned view (context + buffer).
+
+        A term still arriving starts within the last ``max term length − 1`` characters of the
+        compact view the keywords were matched on; ``offset`` is the context's length.
+        """
         hold_terms = max(self.pack.max_term_length - 1, 1)
-        compact = normalize(self._buffer).compact
-        by_terms = 0 if len(compact.text) <= hold_terms else compact.starts[len(compact.text) - hold_terms]
+        compact = norm.compact
+        length = len(compact.text)
+        by_terms = 0 if length <= hold_terms else compact.starts[length - hold_terms] - offset
         return max(0, min(by_terms, len(self._buffer) - self.pack.pack.stream_window))
 
     def _step(self, *, final: bool) -> StreamStep:
         started = time.perf_counter()
         offset = len(self._context)
-        raw = [
-            match.shifted(-offset)
-            for match in scan(self._context + self._buffer, pack=self.pack, direction=self.direction)
-        ]
+        norm = normalize(self._context + self._buffer)
+        raw = [match.shifted(-offset) for match in _scan_views(norm, self.pack, self.direction)]
         matches = [match for match in raw if match.span is not None and match.span[1] > 0]
         counting, exempted = split_exempted(matches)
-        release = len(self._buffer) if final else self._hold_point()
+        release = len(self._buffer) if final else self._hold_point(norm, offset)
         settled = [match for match in counting if match.span[1] <= release]  # type: ignore[index]
         stopper = winner(settled)
         if stopper is not None and stopper.action in (Action.REFUSE, Action.REVIEW):

@@ -41,7 +41,7 @@ from abc import abstractmethod
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import overload
 
@@ -311,19 +311,53 @@ def _join_letters(folded: str, after: int, run_ws: bool, chain_ws: bool | None) 
 
 
 class _LazyStarts(_Offsets):
-    """Offsets of the ASCII road's compact view, computed when read (:func:`_ascii_compact_starts`)."""
+    """Offsets of the ASCII road's compact view, computed when read.
 
-    __slots__ = ("_starts", "_view")
+    The first :attr:`SINGLE_READS` reads of one offset (a stream's hold point, a match's span)
+    are answered from the words at and after it (:func:`_ascii_compact_start`); any further read,
+    or a slice, builds the whole table once (:func:`_ascii_compact_starts`).
+    """
 
-    def __init__(self, view: MappedText, length: int) -> None:
-        super().__init__(length)
+    __slots__ = ("_compact", "_single_reads", "_starts", "_view")
+
+    SINGLE_READS = 2
+
+    def __init__(self, view: MappedText, compact: str) -> None:
+        super().__init__(len(compact))
         self._view = view
+        self._compact = compact
         self._starts: Sequence[int] | None = None
+        self._single_reads = 0
 
     def _get(self, index: int | slice) -> int | Sequence[int]:
         if self._starts is None:
+            if isinstance(index, int) and self._single_reads < self.SINGLE_READS:
+                self._single_reads += 1
+                if index < 0:
+                    index += self._length
+                if not 0 <= index < self._length:
+                    raise IndexError(index)
+                return _ascii_compact_start(self._view, self._compact, index)
             self._starts = _ascii_compact_starts(self._view, self._length)
         return self._starts[index]
+
+
+def _ascii_compact_start(view: MappedText, compact: str, index: int) -> int:
+    """The original offset of ``compact[index]``, found from the end of ``view``'s words.
+
+    ``compact`` is the view's words joined by single spaces. With ``k`` spaces at or after
+    ``index``, the character belongs to (or, for a space, follows) the ``k``-th word from the end;
+    the words are read backwards, so an offset near the end costs a few words, not the text.
+    """
+    folded = view.text
+    k = compact.count(" ", index)
+    # a word is a run of one character class, so the reversed text's words are the words reversed
+    word = next(islice(_ASCII_WORD.finditer(folded[::-1]), k, None))
+    word_end = len(folded) - word.start()  # in the folded view
+    if compact[index] == " ":
+        return view.starts[word_end]  # a space stands for the separator run after its word
+    next_space = compact.find(" ", index)
+    return view.starts[word_end - ((len(compact) if next_space < 0 else next_space) - index)]
 
 
 def _ascii_compact_starts(view: MappedText, length: int) -> Sequence[int]:
@@ -360,7 +394,7 @@ def compact(view: MappedText) -> MappedText:
             # Nothing is joined (no CJK, no letter-spaced word): every inner separator run
             # becomes one space and the runs at the edges go.
             text = " ".join(words)
-            return MappedText(text, _LazyStarts(view, len(text)))
+            return MappedText(text, _LazyStarts(view, text))
     return _compact_exact(view)
 
 

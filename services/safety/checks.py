@@ -199,12 +199,14 @@ class SafetyStream:
     """A streamed output under check; wraps :class:`~security.safety.engine.StreamChecker`.
 
     ``feed``/``finish`` are synchronous and cheap (no I/O); the text fed so far is kept only
-    to compute its SM3 and, for a review stop, the masked excerpt of the review item.
+    to compute its SM3 and, for a review stop, the masked excerpt of the review item. ``step``:
+    characters gathered between two checks (:class:`~security.safety.engine.StreamChecker`).
     """
 
-    def __init__(self, loaded: LoadedPack, direction: Direction) -> None:
+    def __init__(self, loaded: LoadedPack, direction: Direction, step: int = 1) -> None:
         self.loaded = loaded
-        self._checker = StreamChecker(loaded.compiled, direction)
+        self.step = step
+        self._checker = StreamChecker(loaded.compiled, direction, step)
         self._fed: list[str] = []
         self.decision: Decision | None = None
 

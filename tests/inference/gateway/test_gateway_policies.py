@@ -12,6 +12,7 @@ import openai
 import pytest
 from fastapi import FastAPI
 
+from inference.gateway.settings import GatewaySettings
 from tests.conftest import TEST_KMS_ROOT_KEY, PlatformDB, client_for, platform_settings
 from tests.inference.gateway.conftest import create_openai_service, wait_routable
 from tests.inference.gateway.echo_upstream import EchoUpstream, serve_echo
@@ -82,6 +83,37 @@ async def test_streamed_output_is_masked_across_chunks(
     )
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert "13812345678" not in text and text.startswith("ECHO:")
+
+
+async def test_long_streamed_output_is_checked_and_released_every_safety_step(
+    platform_app: FastAPI, admin_client: httpx.AsyncClient, tenant: TenantFixture, echo: EchoUpstream
+) -> None:
+    """Every check of a stream scans what is held back again, so the gateway checks (and releases)
+    once ``safety_stream_step`` characters have arrived, not at each of the echo's 4-character
+    chunks; with a step of 1 it releases at every chunk. The text is the same either way."""
+    model = await _service(platform_app, admin_client, tenant, echo)
+    prompt = "the quick brown fox jumps over the lazy dog and keeps running far away " * 3
+    safety = platform_app.state.gateway.safety
+    step = GatewaySettings().safety_stream_step
+    assert safety.stream_step == step == 16
+
+    async def pieces() -> list[str]:
+        stream = await _sdk(platform_app, tenant.tokens["developer"]).chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}], stream=True
+        )
+        return [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+
+    gathered = await pieces()
+    safety.stream_step = 1
+    try:
+        per_chunk = await pieces()
+    finally:
+        safety.stream_step = step
+    answer = f"ECHO: {prompt}"
+    assert "".join(gathered) == "".join(per_chunk) == answer
+    assert len(per_chunk) >= (len(answer) - 32) // 4  # one piece per chunk past the 32-character window
+    assert 5 <= len(gathered) <= len(answer) // step + 1
+    assert all(len(piece) >= step for piece in gathered[1:-1])  # the first: what passed the window
 
 
 async def test_unsafe_output_is_stopped_in_streams_and_replaced_in_answers(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from security.safety import normalize as normalize_module
@@ -138,3 +138,24 @@ def test_the_ascii_road_is_taken_unless_single_letters_follow_each_other() -> No
     assert taken.original_span(7, 12) == (7, 12)
     for joined in ("b o m b", "a b.o.m.b now", "炸 弹 ok"):
         assert not isinstance(normalize(joined).compact.starts, normalize_module._LazyStarts)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40), st.data())
+def test_one_ascii_offset_read_from_the_end_matches_the_whole_table(text: str, data: st.DataObject) -> None:
+    compact = normalize(text).compact
+    assume(isinstance(compact.starts, normalize_module._LazyStarts) and compact.text)
+    index = data.draw(st.integers(min_value=-len(compact.text), max_value=len(compact.text) - 1))
+    table = list(normalize(text).compact.starts)
+    assert compact.starts[index] == table[index]
+    assert compact.starts._starts is None  # answered without building the table
+
+
+def test_single_reads_of_ascii_offsets_give_way_to_the_table() -> None:
+    compact = normalize("Hello,  wide   world of words!").compact
+    starts = compact.starts
+    assert isinstance(starts, normalize_module._LazyStarts)
+    reads = [starts[i] for i in (0, 5, 6, 12)]
+    assert reads == [0, 5, 8, 16]  # "hello wide world …": a space maps to its separator run
+    assert starts._starts is not None
+    with pytest.raises(IndexError):
+        normalize("ab cd").compact.starts[5]

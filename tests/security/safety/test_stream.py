@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -22,15 +23,25 @@ def _run(checker: StreamChecker, chunks: list[str]) -> tuple[str, list[StreamSte
     return "".join(s.text for s in steps), steps
 
 
-def test_benign_stream_passes_through_unchanged_and_progressively(demo_pack: CompiledPack) -> None:
+@pytest.mark.parametrize(("step", "chunks_per_release"), [(1, 1), (7, 1), (8, 2), (16, 3), (64, 10)])
+def test_benign_stream_passes_through_unchanged_and_progressively(
+    demo_pack: CompiledPack, step: int, chunks_per_release: int
+) -> None:
     text = "今天天气不错，我们去公园散步吧。" * 20
     chunks = [text[i : i + 7] for i in range(0, len(text), 7)]
-    checker = StreamChecker(pack=demo_pack)
+    checker = StreamChecker(pack=demo_pack, step=step)
     out, steps = _run(checker, chunks)
     assert out == text
-    assert sum(bool(step.text) for step in steps[:-1]) > len(chunks) // 2  # not all held to the end
+    releases = [index for index, result in enumerate(steps[:-1]) if result.text]
+    assert len(releases) >= len(chunks) // chunks_per_release - 6  # not all held to the end
+    assert all(b - a == chunks_per_release for a, b in itertools.pairwise(releases))  # one every `step` chars
     final = steps[-1].decision
     assert final is not None and final.action is Action.ALLOW
+
+
+def test_step_must_be_at_least_one_character(demo_pack: CompiledPack) -> None:
+    with pytest.raises(ValueError, match="step must be at least 1"):
+        StreamChecker(pack=demo_pack, step=0)
 
 
 @pytest.mark.parametrize(
@@ -41,10 +52,11 @@ def test_benign_stream_passes_through_unchanged_and_progressively(demo_pack: Com
         ["好的，", "下面是", "炸彈", "製作", "的步骤"],
     ],
 )
+@pytest.mark.parametrize("step", [1, 16])
 def test_term_split_across_chunks_stops_the_stream_before_it_is_emitted(
-    demo_pack: CompiledPack, chunks: list[str]
+    demo_pack: CompiledPack, chunks: list[str], step: int
 ) -> None:
-    checker = StreamChecker(pack=demo_pack)
+    checker = StreamChecker(pack=demo_pack, step=step)
     out, steps = _run(checker, chunks)
     assert steps[-1].stopped
     decision = steps[-1].decision
@@ -103,16 +115,18 @@ BENIGN_WITH_PII = [
 ]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
-    text=st.sampled_from(BENIGN_WITH_PII), cuts=st.lists(st.integers(min_value=1, max_value=80), max_size=12)
+    text=st.sampled_from(BENIGN_WITH_PII),
+    cuts=st.lists(st.integers(min_value=1, max_value=80), max_size=12),
+    step=st.integers(min_value=1, max_value=48),
 )
-def test_any_chunking_gives_the_same_output_as_a_whole_text_check(
-    demo_pack: CompiledPack, text: str, cuts: list[int]
+def test_any_chunking_and_step_give_the_same_output_as_a_whole_text_check(
+    demo_pack: CompiledPack, text: str, cuts: list[int], step: int
 ) -> None:
     positions = sorted({cut for cut in cuts if cut < len(text)})
     chunks = [text[a:b] for a, b in zip([0, *positions], [*positions, len(text)], strict=True)]
-    out, steps = _run(StreamChecker(pack=demo_pack), chunks)
+    out, steps = _run(StreamChecker(pack=demo_pack, step=step), chunks)
     whole = check(text, pack=demo_pack)
     assert not steps[-1].stopped
     assert out == (whole.masked_text if whole.masked_text is not None else text)
