@@ -454,7 +454,11 @@ class StreamChecker:
         started = time.perf_counter()
         offset = len(self._context)
         norm = normalize(self._context + self._buffer)
-        raw = [match.shifted(-offset) for match in _scan_views(norm, self.pack, self.direction)]
+        found = _scan_views(norm, self.pack, self.direction)
+        if not found:  # the common case: nothing to settle, mask or stop
+            release = len(self._buffer) if final else self._hold_point(norm, offset)
+            return self._release(self._buffer[:release], final)
+        raw = [match.shifted(-offset) for match in found]
         matches = [match for match in raw if match.span is not None and match.span[1] > 0]
         counting, exempted = split_exempted(matches)
         release = len(self._buffer) if final else self._hold_point(norm, offset)
@@ -480,13 +484,18 @@ class StreamChecker:
         out = apply_masks(self._buffer[:release], released_matches)
         self._matches.extend(match.shifted(self._emitted) for match in released_matches)
         self._exempted.extend(m.shifted(self._emitted) for m in exempted if m.span[1] <= release)  # type: ignore[index]
-        self._context = (self._context + self._buffer[:release])[-self._CONTEXT_CHARS :]
-        self._buffer = self._buffer[release:]
-        self._emitted += release
+        return self._release(self._buffer[:release], final, out)
+
+    def _release(self, released: str, final: bool, out: str | None = None) -> StreamStep:
+        """Move ``released`` (a prefix of the buffer) out; ``out`` is its masked form when it differs."""
+        self._context = (self._context + released)[-self._CONTEXT_CHARS :]
+        self._buffer = self._buffer[len(released) :]
+        self._emitted += len(released)
+        text = released if out is None else out
         if not final:
-            return StreamStep(text=out)
+            return StreamStep(text=text)
         self._closed = True
-        return StreamStep(text=out, decision=self._overall())
+        return StreamStep(text=text, decision=self._overall())
 
     @staticmethod
     def _settle_release(release: int, counting: list[Match]) -> int:
