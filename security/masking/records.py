@@ -16,7 +16,7 @@ from typing import Any
 from security.crypto.sm3 import hmac_sm3
 from security.masking.strategies import REDACTED, SALT_MIN_BYTES, Strategy, apply
 from security.safety.normalize import fold
-from security.safety.pii import PiiKind, detect
+from security.safety.pii import PiiKind, cannot_hold_pii, detect
 
 _DEFAULT_FIELDS: Mapping[str, Strategy] = {
     "authorization": Strategy.REDACT,
@@ -67,6 +67,8 @@ class MaskingPolicy:
 
 def mask_text(text: str, policy: MaskingPolicy) -> str:
     """``text`` with every detected PII span replaced according to ``policy``."""
+    if cannot_hold_pii(text):
+        return text  # most strings of a record: names, roles, plain prose
     view = fold(text)  # the detectors' view; the compact (keyword) view is not needed here
     spans = detect(view.text)
     if not spans:

@@ -175,6 +175,16 @@ _ALL_KINDS = frozenset(DETECTORS)
 _NUMERIC_KINDS = _ALL_KINDS - {PiiKind.EMAIL}
 
 
+def cannot_hold_pii(text: str) -> bool:
+    """Whether no detector can find anything in ``text`` or in its folded view, decided cheaply.
+
+    True only for ASCII text with no ``@`` and no digit run a numeric detector could use: such a
+    text folds to its lower case, which keeps digits, ``@`` and the ID check letter's match, so
+    :func:`detect` on either finds nothing. False means "look" (most such texts hold no PII either).
+    """
+    return text.isascii() and "@" not in text and _NUMERIC_REGION.search(text) is None
+
+
 def detect(text: str, kinds: Iterable[PiiKind] | None = None) -> list[PiiSpan]:
     """Run the detectors for ``kinds`` (all by default); non-overlapping spans sorted by start."""
     if kinds is None:

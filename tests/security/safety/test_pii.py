@@ -3,11 +3,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from security.safety.normalize import normalize
+from security.safety.normalize import fold, normalize
 from security.safety.pii import (
     DETECTORS,
     PiiKind,
+    cannot_hold_pii,
     china_id_checksum_ok,
     china_id_valid,
     detect,
@@ -131,3 +134,29 @@ def test_detectors_limited_to_regions_agree_with_whole_text_scan() -> None:
 def test_full_width_pii_is_found_on_the_folded_view() -> None:
     folded = normalize("电话１３７ ００００ ５６７８，邮箱ｌｉｓｉ＠ｅｘａｍｐｌｅ．ｃｎ").folded.text
     assert [span.kind for span in detect(folded)] == [PiiKind.MOBILE, PiiKind.EMAIL]
+
+
+PII_LIKE_ASCII = st.text(alphabet=st.sampled_from(list("0123456789 -+xX@.abcz_")), max_size=40)
+
+
+@given(st.one_of(PII_LIKE_ASCII, st.text(alphabet=st.characters(max_codepoint=127), max_size=30)))
+def test_a_text_said_to_hold_no_pii_has_none_in_any_view(text: str) -> None:
+    assume(cannot_hold_pii(text))
+    assert detect(text) == []
+    assert detect(fold(text).text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "cannot"),
+    [
+        ("bench-model", True),
+        ("user", True),
+        ("8", True),
+        ("call 138 1234 5678", False),  # a digit run a numeric detector reads
+        ("li.si@example.cn", False),
+        ("１３８１２３４５６７８", False),  # not ASCII: full-width digits fold to a mobile number
+        ("mail me ＠ home", False),
+    ],
+)
+def test_cannot_hold_pii_only_for_plain_ascii(text: str, cannot: bool) -> None:
+    assert cannot_hold_pii(text) is cannot
