@@ -178,9 +178,10 @@ _NUMERIC_KINDS = _ALL_KINDS - {PiiKind.EMAIL}
 def cannot_hold_pii(text: str) -> bool:
     """Whether no detector can find anything in ``text`` or in its folded view, decided cheaply.
 
-    True only for ASCII text with no ``@`` and no digit run a numeric detector could use: such a
-    text folds to its lower case, which keeps digits, ``@`` and the ID check letter's match, so
-    :func:`detect` on either finds nothing. False means "look" (most such texts hold no PII either).
+    True only for ASCII text with no ``@`` and no digit run a numeric detector could use. Such a
+    text folds to its lower case, which changes no digit and no ``@`` (and the ID pattern's check
+    letter matches either case), so :func:`detect` finds nothing in either view. False means "look"
+    (most such texts hold no PII either).
     """
     return text.isascii() and "@" not in text and _NUMERIC_REGION.search(text) is None
 

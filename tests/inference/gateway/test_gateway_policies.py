@@ -95,7 +95,7 @@ async def test_long_streamed_output_is_checked_and_released_every_safety_step(
     prompt = "the quick brown fox jumps over the lazy dog and keeps running far away " * 3
     safety = platform_app.state.gateway.safety
     step = GatewaySettings().safety_stream_step
-    assert safety.stream_step == step == 16
+    assert safety.stream_step == step > 4  # more than one 4-character echo chunk, or nothing is gathered
 
     async def pieces() -> list[str]:
         stream = await _sdk(platform_app, tenant.tokens["developer"]).chat.completions.create(
