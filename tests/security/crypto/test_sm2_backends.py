@@ -8,6 +8,7 @@ import pytest
 
 from security.crypto import BackendUnavailableError, DecryptionError, SM2PrivateKey
 from security.crypto.sm2.backends.base import SM2Backend
+from security.crypto.sm2.backends.gmssl_backend import GmsslBackend
 from security.crypto.sm2.backends.registry import (
     ENV_VAR,
     available_backends,
@@ -196,3 +197,16 @@ def test_default_backend_prefers_native_and_honours_the_setting(
 def test_unknown_forced_backend_is_named() -> None:
     with pytest.raises(BackendUnavailableError, match="unknown SM2 backend 'openssl-sm2'"):
         default_backend({ENV_VAR: "openssl-sm2"})
+
+
+def test_gmssl_verifies_for_a_public_key_whose_hex_starts_with_04() -> None:
+    """gmssl's constructor strips a leading "04" with ``lstrip``; d = 11 gives x = 0x04b3…, which
+    it truncated, so every verification with that key raised a TypeError inside gmssl."""
+    gmssl = GmsslBackend()
+    x, _ = gmssl.public_from_private(11)
+    assert f"{x:064x}".startswith("04")
+    key = SM2PrivateKey.from_int(11)
+    message = b"x" * 32
+    signature = key.sign(message, backend=gmssl)
+    assert key.public_key().verify(signature, message, backend=gmssl)
+    assert not key.public_key().verify(signature, b"y" * 32, backend=gmssl)

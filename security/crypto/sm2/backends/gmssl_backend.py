@@ -72,15 +72,21 @@ class GmsslBackend:
     def _nonce(self) -> int:
         return secrets.randbelow(self.curve.n - 1) + 1
 
+    def _crypt(self, private_hex: str | None, public: Point) -> Any:
+        crypt = CryptSM2(private_key=private_hex, public_key="", ecc_table=self._table, mode=1)
+        # not through the constructor: it strips a "04" prefix with lstrip("04"), which also eats
+        # the leading 0s and 4s of an x coordinate whose hex starts "04" (1 key in 256 then fails
+        # to verify with a TypeError inside gmssl)
+        crypt.public_key = self._hex_point(public)
+        return crypt
+
     def load_private(self, d: int, public: Point) -> Any:
         """Return a ``CryptSM2`` bound to ``d`` (the public part is kept for completeness)."""
-        return CryptSM2(
-            private_key=self._fmt % d, public_key=self._hex_point(public), ecc_table=self._table, mode=1
-        )
+        return self._crypt(self._fmt % d, public)
 
     def load_public(self, public: Point) -> Any:
         """Return a ``CryptSM2`` bound to the public point."""
-        return CryptSM2(private_key=None, public_key=self._hex_point(public), ecc_table=self._table, mode=1)
+        return self._crypt(None, public)
 
     def public_from_private(self, d: int) -> Point:
         """Return ``d * G``."""
